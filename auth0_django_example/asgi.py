@@ -1,0 +1,13 @@
+"""ASGI entry point."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "auth0_django_example.settings")
+
+application = get_asgi_application()
+
+from auth0_django_example.startup import start_loading_signing_keys  # noqa: E402
+
+start_loading_signing_keys()

@@ -1,0 +1,154 @@
+"""Settings for the auth0-django-example service.
+
+Every value comes from the environment (a `.env` file beside `manage.py` is read if present);
+`.env.example` lists each variable. Nothing here does network or file I/O beyond reading `.env`.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def env_str(name: str, default: str = "") -> str:
+    """The variable, or `default` when it is unset or empty (as in a copied .env.example)."""
+    return env.str(name, default="").strip() or default
+
+
+# --- Core -----------------------------------------------------------------------------------------
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# A development key is only acceptable with DEBUG on; with DEBUG off the `auth0_django_example`
+# system check refuses to start without DJANGO_SECRET_KEY (see checks.py).
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in env_str("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "").split(
+        ","
+    )
+    if host.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "auth0_jwt",
+    "customers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "auth0_django_example.urls"
+WSGI_APPLICATION = "auth0_django_example.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+
+DATABASES = {
+    "default": environ.Env.db_url_config(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    ),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions make concurrent writers wait for the lock instead of failing with
+    # "database is locked" when a read transaction tries to upgrade to a write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalization and static files --------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Django REST framework ------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["auth0_jwt.authentication.JSONWebTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "EXCEPTION_HANDLER": "auth0_jwt.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# --- Auth0 access tokens --------------------------------------------------------------------------
+
+AUTH0_DOMAIN = env_str("AUTH0_DOMAIN").removeprefix("https://").rstrip("/")
+AUTH0_ISSUER = env_str("AUTH0_ISSUER")
+
+# With neither AUTH0_DOMAIN nor AUTH0_ISSUER the service is its own issuer, for development only
+# (DEBUG on); the `auth0_jwt` system checks refuse this combination with DEBUG off.
+AUTH0_LOCAL_ISSUER = not AUTH0_DOMAIN and not AUTH0_ISSUER
+LOCAL_AUDIENCE = "https://auth0-django-example.local/api"
+if AUTH0_LOCAL_ISSUER:
+    AUTH0_ISSUER = env_str("LOCAL_ISSUER_URL", "http://127.0.0.1:8000/")
+elif not AUTH0_ISSUER:
+    AUTH0_ISSUER = f"https://{AUTH0_DOMAIN}/"
+
+AUTH0 = {
+    "ISSUER": AUTH0_ISSUER,
+    # The API's identifier in the Auth0 dashboard; the tutorial called it API_IDENTIFIER.
+    "AUDIENCE": env_str("AUTH0_API_IDENTIFIER")
+    or env_str("API_IDENTIFIER", LOCAL_AUDIENCE if AUTH0_LOCAL_ISSUER else ""),
+    "JWKS_URL": env_str("AUTH0_JWKS_URL", f"{AUTH0_ISSUER}.well-known/jwks.json"),
+    # Numbers stay strings here; auth0_jwt.conf parses them and the system checks report bad values.
+    "ALGORITHMS": env_str("AUTH0_ALGORITHMS", "RS256"),
+    "LEEWAY": env_str("AUTH0_LEEWAY", "60"),
+    "JWKS_TIMEOUT": env_str("AUTH0_JWKS_TIMEOUT", "5"),
+    "JWKS_CACHE_LIFETIME": env_str("AUTH0_JWKS_CACHE_LIFETIME", "600"),
+    "JWKS_MIN_REFETCH_INTERVAL": env_str("AUTH0_JWKS_MIN_REFETCH_INTERVAL", "30"),
+    "LOCAL_ISSUER": AUTH0_LOCAL_ISSUER,
+    "LOCAL_ISSUER_KEY_DIR": Path(env_str("LOCAL_ISSUER_KEY_DIR", str(BASE_DIR / ".local-issuer"))),
+}

@@ -1,0 +1,24 @@
+"""Settings for the test suite: the real settings with test-only secrets and a test issuer.
+
+The `jwks_server` fixture (conftest.py) points `AUTH0["JWKS_URL"]` at a real HTTP server on
+127.0.0.1; nothing here reaches a real Auth0 tenant.
+"""
+
+from auth0_django_example.settings import *  # noqa: F403
+
+SECRET_KEY = "test-only-secret-key-not-for-any-deployment"  # noqa: S105
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+AUTH0 = {
+    "ISSUER": "https://tenant.example.test/",
+    "AUDIENCE": "https://api.example.test/",
+    "JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json",  # replaced by the jwks_server fixture
+    "ALGORITHMS": "RS256",
+    "LEEWAY": 60,
+    "JWKS_TIMEOUT": 2,
+    "JWKS_CACHE_LIFETIME": 600,
+    "JWKS_MIN_REFETCH_INTERVAL": 30,
+    "LOCAL_ISSUER": False,
+    "LOCAL_ISSUER_KEY_DIR": BASE_DIR / ".local-issuer-test-unused",  # noqa: F405
+}

@@ -1,0 +1,107 @@
+"""Typed, validated view of the `AUTH0` setting, built lazily and rebuilt when it changes."""
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+# Asymmetric algorithms only: HMAC ("HS*") with a public JWKS would let anyone forge tokens.
+SUPPORTED_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+MAX_JWKS_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Auth0Settings:
+    """What the key store, the verifier and the local issuer need to know."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    algorithms: tuple[str, ...]
+    leeway: int
+    jwks_timeout: float
+    jwks_cache_lifetime: float
+    jwks_min_refetch_interval: float
+    local_issuer: bool
+    local_issuer_key_dir: Path
+
+
+def _number(raw, name, *, minimum, maximum=math.inf, kind=float):
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}.") from None
+    if not (minimum <= value <= maximum) or (isinstance(value, float) and math.isnan(value)):
+        bound = f"between {minimum} and {maximum}" if maximum != math.inf else f">= {minimum}"
+        raise ImproperlyConfigured(f"{name} must be {bound}, got {raw!r}.")
+    return value
+
+
+def _algorithms(raw):
+    names = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
+    unsupported = sorted(set(names) - SUPPORTED_ALGORITHMS)
+    if not names or unsupported:
+        raise ImproperlyConfigured(
+            "AUTH0_ALGORITHMS must list asymmetric JWS algorithms from "
+            f"{', '.join(sorted(SUPPORTED_ALGORITHMS))}; got {raw!r}."
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _url(raw, name):
+    parts = urlsplit(raw or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {raw!r}.")
+    return raw
+
+
+def load_auth0_settings(raw: dict) -> Auth0Settings:
+    """Parse the raw `AUTH0` dict; raise ImproperlyConfigured with one clear sentence if wrong."""
+    local = bool(raw.get("LOCAL_ISSUER", False))
+    audience = (raw.get("AUDIENCE") or "").strip()
+    if not audience:
+        raise ImproperlyConfigured(
+            "AUTH0_API_IDENTIFIER is not set: set it to your API's identifier (its audience) "
+            "from the Auth0 dashboard."
+        )
+    return Auth0Settings(
+        issuer=_url(raw.get("ISSUER"), "AUTH0_ISSUER"),
+        audience=audience,
+        jwks_url=_url(raw.get("JWKS_URL"), "AUTH0_JWKS_URL"),
+        algorithms=_algorithms(raw.get("ALGORITHMS", "RS256")),
+        leeway=_number(raw.get("LEEWAY", 60), "AUTH0_LEEWAY", minimum=0, maximum=600, kind=int),
+        jwks_timeout=_number(
+            raw.get("JWKS_TIMEOUT", 5), "AUTH0_JWKS_TIMEOUT", minimum=0.1, maximum=MAX_JWKS_TIMEOUT
+        ),
+        jwks_cache_lifetime=_number(
+            raw.get("JWKS_CACHE_LIFETIME", 600), "AUTH0_JWKS_CACHE_LIFETIME", minimum=1
+        ),
+        jwks_min_refetch_interval=_number(
+            raw.get("JWKS_MIN_REFETCH_INTERVAL", 30), "AUTH0_JWKS_MIN_REFETCH_INTERVAL", minimum=0
+        ),
+        local_issuer=local,
+        local_issuer_key_dir=Path(raw.get("LOCAL_ISSUER_KEY_DIR") or ".local-issuer"),
+    )
+
+
+@functools.cache
+def get_auth0_settings() -> Auth0Settings:
+    """The validated `AUTH0` setting (cached; see `reset_on_setting_change`)."""
+    return load_auth0_settings(getattr(settings, "AUTH0", {}))
+
+
+@receiver(setting_changed)
+def reset_on_setting_change(*, setting, **kwargs):
+    if setting in ("AUTH0", "DEBUG"):
+        get_auth0_settings.cache_clear()
+        from auth0_jwt.verifier import reset_token_verifier
+
+        reset_token_verifier()
