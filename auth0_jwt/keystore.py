@@ -1,0 +1,379 @@
+"""The key store: fetches the issuer's JWKS, builds its public keys once, and serves them by `kid`.
+
+It knows HTTP and time, not requests or tokens. Rules:
+- keys are built once per fetched key set, never per request;
+- a key set older than `cache_lifetime` is refreshed by the next caller while the others keep using
+  it (stale-while-revalidate); a failed refresh keeps the last good key set (stale-on-error);
+- an unknown `kid` triggers a refetch only when no fetch happened in the last
+  `min_refetch_interval`, and callers that arrive during a fetch wait for it instead of starting
+  their own, so a flood of bogus `kid`s costs the IdP at most one request per interval;
+- after a failed fetch, no caller fetches again before `min_refetch_interval` has passed.
+"""
+
+import base64
+import json
+import logging
+import math
+import socket
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from jwt.exceptions import InvalidKeyError
+
+logger = logging.getLogger(__name__)
+
+MAX_JWKS_BYTES = 1024 * 1024
+MIN_RSA_KEY_BITS = 2048
+KEY_TYPES_BY_ALGORITHM_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+
+
+class JWKSError(Exception):
+    """The JWKS could not be fetched or is not a usable key set; `str()` says why in plain words."""
+
+
+class KeySetUnavailable(Exception):
+    """No key set has been loaded yet, so no token can be verified."""
+
+
+class UnknownSigningKey(Exception):
+    """The key set (after any allowed refetch) has no key with the requested `kid`."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One public key from the JWKS, ready for signature verification."""
+
+    kid: str
+    key_type: str
+    public_key: Any
+    algorithm: str | None = None
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """The keys of one successful fetch, with what was skipped and why."""
+
+    keys: Mapping[str, SigningKey]
+    fetched_at: float
+    version: int
+    skipped: tuple[str, ...] = field(default=())
+
+
+# --- Fetching -------------------------------------------------------------------------------------
+
+
+class HTTPJWKSSource:
+    """Fetches a JWKS document over HTTP(S) with a total deadline and a size limit.
+
+    TLS uses the system trust store the standard way (`ssl.create_default_context`), so
+    `SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured.
+    """
+
+    def __init__(self, url: str, *, timeout: float):
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("the JWKS URL must be http(s)")
+        self.url = url
+        self.timeout = timeout
+
+    def __call__(self) -> Any:
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked in __init__
+            self.url,
+            headers={"Accept": "application/json", "User-Agent": "auth0-django-example"},
+        )
+        deadline = time.monotonic() + self.timeout
+        try:
+            with urllib.request.urlopen(  # noqa: S310
+                request, timeout=self.timeout, context=ssl.create_default_context()
+            ) as response:
+                body = self._read_body(response, deadline)
+        except urllib.error.HTTPError as exc:
+            raise JWKSError(f"the JWKS endpoint answered HTTP {exc.code}") from None
+        except urllib.error.URLError as exc:
+            raise JWKSError(_describe_network_error(exc.reason, self.timeout)) from None
+        except (OSError, ValueError) as exc:
+            raise JWKSError(_describe_network_error(exc, self.timeout)) from None
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError):
+            raise JWKSError("the JWKS endpoint did not return JSON") from None
+
+    def _read_body(self, response, deadline: float) -> bytes:
+        chunks, size = [], 0
+        while chunk := response.read(65536):
+            size += len(chunk)
+            if size > MAX_JWKS_BYTES:
+                raise JWKSError(f"the JWKS is larger than {MAX_JWKS_BYTES} bytes")
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _describe_network_error(reason: object, timeout: float) -> str:
+    if isinstance(reason, socket.gaierror):
+        return "DNS lookup of the JWKS host failed"
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed ({reason.verify_message})"
+    if isinstance(reason, ssl.SSLError):
+        return "TLS handshake with the JWKS host failed"
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return f"the JWKS host did not answer within {timeout:g} s"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the JWKS host refused the connection"
+    return f"the JWKS could not be fetched ({reason})"
+
+
+# --- Parsing --------------------------------------------------------------------------------------
+
+
+def parse_jwks(document: Any, *, algorithms: tuple[str, ...]) -> tuple[dict, list[str]]:
+    """Build the signing keys of a JWKS document; return them by `kid` with the reasons for skips.
+
+    A malformed entry is skipped (and reported) so that the other keys keep working; a document
+    that is not a key set at all, or holds no usable key, raises JWKSError.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise JWKSError('the JWKS is not an object with a "keys" list')
+    key_types = {KEY_TYPES_BY_ALGORITHM_PREFIX[name[:2]] for name in algorithms}
+    keys: dict[str, SigningKey] = {}
+    skipped: list[str] = []
+    for position, entry in enumerate(document["keys"]):
+        try:
+            key = build_signing_key(entry, key_types=key_types)
+        except ValueError as exc:
+            skipped.append(f"key {position}: {exc}")
+            continue
+        if key.kid in keys:
+            skipped.append(f"key {position}: duplicate kid {key.kid!r}")
+            continue
+        keys[key.kid] = key
+    if not keys:
+        detail = f" ({'; '.join(skipped)})" if skipped else ""
+        raise JWKSError(f"the JWKS holds no usable signing key{detail}")
+    return keys, skipped
+
+
+def build_signing_key(entry: Any, *, key_types: set[str]) -> SigningKey:
+    """Turn one JWK into a SigningKey, or raise ValueError saying why it cannot be used."""
+    if not isinstance(entry, dict):
+        raise ValueError("not a JSON object")
+    kid = entry.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise ValueError("no kid")
+    key_type = entry.get("kty")
+    if key_type not in key_types:
+        raise ValueError(f"key type {key_type!r} does not fit the accepted algorithms")
+    if entry.get("use", "sig") != "sig":
+        raise ValueError("not a signature key")
+    key_ops = entry.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        raise ValueError("key_ops does not allow verify")
+    algorithm = entry.get("alg")
+    if algorithm is not None and not isinstance(algorithm, str):
+        raise ValueError("alg is not a string")
+
+    from_parameters = _key_from_parameters(entry, key_type)
+    from_certificate = _key_from_x5c(entry.get("x5c")) if "x5c" in entry else None
+    if from_parameters is None and from_certificate is None:
+        raise ValueError("neither key parameters nor an x5c certificate")
+    if from_parameters is not None and from_certificate is not None:
+        if from_parameters.public_numbers() != from_certificate.public_numbers():
+            raise ValueError("the x5c certificate does not match the key parameters")
+    public_key = from_parameters or from_certificate
+
+    if key_type == "RSA":
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise ValueError("the x5c certificate does not hold an RSA key")
+        if public_key.key_size < MIN_RSA_KEY_BITS:
+            raise ValueError(f"RSA key shorter than {MIN_RSA_KEY_BITS} bits")
+    elif not isinstance(public_key, ec.EllipticCurvePublicKey):
+        raise ValueError("the x5c certificate does not hold an EC key")
+    return SigningKey(kid=kid, key_type=key_type, public_key=public_key, algorithm=algorithm)
+
+
+def _key_from_parameters(entry: dict, key_type: str):
+    required = ("n", "e") if key_type == "RSA" else ("crv", "x", "y")
+    if not any(name in entry for name in required):
+        return None
+    if not all(isinstance(entry.get(name), str) for name in required):
+        raise ValueError(f"key parameters {', '.join(required)} must all be strings")
+    if "d" in entry:
+        raise ValueError("a private key was published")
+    public_entry = {name: entry[name] for name in ("kty", *required)}
+    try:
+        if key_type == "RSA":
+            return RSAAlgorithm.from_jwk(public_entry)
+        return ECAlgorithm.from_jwk(public_entry)
+    except (InvalidKeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"invalid key parameters ({exc})") from None
+
+
+def _key_from_x5c(chain: Any):
+    if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
+        raise ValueError("x5c is not a list of certificates")
+    try:
+        der = base64.b64decode(chain[0], validate=True)
+        return x509.load_der_x509_certificate(der).public_key()
+    except ValueError:
+        raise ValueError("x5c does not hold a valid certificate") from None
+
+
+# --- The store ------------------------------------------------------------------------------------
+
+
+class JWKSKeyStore:
+    """Thread-safe cache of the issuer's signing keys, keyed by `kid`."""
+
+    def __init__(
+        self,
+        source: Callable[[], Any],
+        *,
+        algorithms: tuple[str, ...] = ("RS256",),
+        cache_lifetime: float = 600.0,
+        min_refetch_interval: float = 30.0,
+        fetch_wait: float = 6.0,
+        clock: Callable[[], float] = time.monotonic,
+        description: str = "JWKS",
+    ):
+        self.source = source
+        self.algorithms = algorithms
+        self.cache_lifetime = cache_lifetime
+        self.min_refetch_interval = min_refetch_interval
+        self.fetch_wait = fetch_wait
+        self.clock = clock
+        self.description = description
+        self.fetch_count = 0
+        self.last_error: str | None = None
+        self._key_set: KeySet | None = None
+        self._fetch_lock = threading.Lock()
+        self._attempts = 0
+        self._last_failure_at = -math.inf
+        self._last_attempt_at = -math.inf
+        self._listeners: list[Callable[[KeySet], None]] = []
+
+    @property
+    def key_set(self) -> KeySet | None:
+        """The current key set, or None before the first successful fetch."""
+        return self._key_set
+
+    def add_listener(self, listener: Callable[[KeySet], None]) -> None:
+        """Call `listener(new_key_set)` after every successful fetch."""
+        self._listeners.append(listener)
+
+    def get_key(self, kid: str) -> SigningKey:
+        """Return the key for `kid`, fetching the JWKS when allowed; see the module rules."""
+        key_set = self._key_set
+        if key_set is None:
+            key_set = self._refresh(wait=True)
+            if key_set is None:
+                raise KeySetUnavailable(self.last_error or "the JWKS has not been loaded yet")
+        elif self.clock() - key_set.fetched_at >= self.cache_lifetime:
+            key_set = self._refresh(wait=False) or key_set
+        key = key_set.keys.get(kid)
+        if key is None:
+            key_set = self._refresh(wait=True, unknown_kid=True) or key_set
+            key = key_set.keys.get(kid)
+        if key is None:
+            raise UnknownSigningKey(kid)
+        return key
+
+    def refresh(self) -> bool:
+        """Fetch now, ignoring the rate limits (start-up and operator use); True on success."""
+        with self._fetch_lock:
+            return self._fetch() is not None
+
+    def _refresh(self, *, wait: bool, unknown_kid: bool = False) -> KeySet | None:
+        """Fetch if the rate limits allow and no other thread just did; return the newest keys."""
+        attempts_seen = self._attempts
+        if not self._fetch_lock.acquire(timeout=self.fetch_wait if wait else 0):
+            return self._key_set
+        try:
+            if self._attempts != attempts_seen:
+                return self._key_set  # another thread fetched while this one waited
+            now = self.clock()
+            if now - self._last_failure_at < self.min_refetch_interval:
+                return self._key_set
+            if unknown_kid and now - self._last_attempt_at < self.min_refetch_interval:
+                return self._key_set
+            return self._fetch() or self._key_set
+        finally:
+            self._fetch_lock.release()
+
+    def _fetch(self) -> KeySet | None:
+        """Fetch and parse the JWKS (caller holds the lock); keep the old key set on failure."""
+        self._attempts += 1
+        self.fetch_count += 1
+        self._last_attempt_at = self.clock()
+        started = time.monotonic()
+        try:
+            keys, skipped = parse_jwks(self.source(), algorithms=self.algorithms)
+        except JWKSError as exc:
+            self._last_failure_at = self.clock()
+            self.last_error = str(exc)
+            logger.warning(
+                "JWKS fetch failed: %s",
+                exc,
+                extra={
+                    "event": "jwks_fetch",
+                    "outcome": "error",
+                    "jwks": self.description,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                    "kept_stale_keys": self._key_set is not None,
+                },
+            )
+            return None
+        previous = self._key_set
+        key_set = KeySet(
+            keys=keys,
+            fetched_at=self.clock(),
+            version=(previous.version + 1) if previous else 1,
+            skipped=tuple(skipped),
+        )
+        self._key_set = key_set
+        self.last_error = None
+        for reason in skipped:
+            logger.warning("JWKS entry skipped: %s", reason)
+        logger.info(
+            "JWKS fetched: %d key(s)",
+            len(keys),
+            extra={
+                "event": "jwks_fetch",
+                "outcome": "ok",
+                "jwks": self.description,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                "key_count": len(keys),
+            },
+        )
+        for listener in self._listeners:
+            listener(key_set)
+        return key_set
+
+    def load_in_background(self, *, max_delay: float = 30.0) -> threading.Thread:
+        """Start a daemon thread that fetches until the first success, backing off between tries.
+
+        Used at start-up: the process never blocks or crashes on a slow or absent IdP.
+        """
+
+        def run():
+            delay = min(1.0, max_delay)
+            while self._key_set is None:
+                try:
+                    if self.refresh():
+                        return
+                except Exception:  # noqa: BLE001 - a start-up helper must never kill the process
+                    logger.exception("Unexpected error while loading the JWKS")
+                time.sleep(delay)
+                delay = min(delay * 2, max_delay)
+
+        thread = threading.Thread(target=run, name="jwks-loader", daemon=True)
+        thread.start()
+        return thread
