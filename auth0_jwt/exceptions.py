@@ -1,0 +1,105 @@
+"""API errors of the authentication layer and the exception handler that adds RFC 6750 challenges.
+
+DRF sets `WWW-Authenticate: Bearer realm="api"` on 401 answers; for a rejected token RFC 6750
+section 3 also wants the `error` (and a description), and for a missing scope a 403 with
+`error="insufficient_scope"` and the `scope` needed. `exception_handler` adds those.
+"""
+
+import re
+
+from rest_framework import status
+from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
+
+REALM = "api"
+# RFC 6750 section 3: error_description and scope use %x20-21 / %x23-5B / %x5D-7E only.
+_CHALLENGE_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
+def _quoted(value: str) -> str:
+    return '"' + _CHALLENGE_UNSAFE.sub("", value) + '"'
+
+
+class BearerChallengeMixin:
+    """An error that carries an RFC 6750 `error` code for the `WWW-Authenticate` header."""
+
+    bearer_error: str = ""
+
+    def challenge_parameters(self) -> dict[str, str]:
+        return {"error": self.bearer_error, "error_description": str(self.detail)}
+
+
+class InvalidToken(BearerChallengeMixin, AuthenticationFailed):
+    """The bearer token was rejected (expired, wrong audience, bad signature, ...)."""
+
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_detail = "The access token is invalid."
+    default_code = "invalid_token"
+    bearer_error = "invalid_token"
+
+
+class InvalidRequest(BearerChallengeMixin, AuthenticationFailed):
+    """The Authorization header (or a token in the URL) is malformed: RFC 6750 `invalid_request`."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The Authorization header is malformed."
+    default_code = "invalid_request"
+    bearer_error = "invalid_request"
+
+
+class InsufficientScope(BearerChallengeMixin, PermissionDenied):
+    """A valid token lacks a scope (or RBAC permission) the endpoint needs."""
+
+    default_detail = "The access token does not grant the scope this endpoint needs."
+    default_code = "insufficient_scope"
+    bearer_error = "insufficient_scope"
+
+    def __init__(self, scopes):
+        self.scopes = tuple(scopes)
+        super().__init__(
+            detail=f"The access token lacks the scope this endpoint needs: {' '.join(self.scopes)}."
+        )
+
+    def challenge_parameters(self) -> dict[str, str]:
+        return {"error": self.bearer_error, "scope": " ".join(self.scopes)}
+
+
+class SigningKeysUnavailable(APIException):
+    """The issuer's signing keys are not loaded yet (IdP down or slow at start)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "Tokens cannot be verified right now: the identity provider's signing keys are not "
+        "loaded yet. Try again shortly."
+    )
+    default_code = "signing_keys_unavailable"
+
+
+class DatabaseUnavailable(APIException):
+    """The token is valid but its user cannot be loaded because the database is down."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service's database is unavailable. Try again shortly."
+    default_code = "database_unavailable"
+
+
+def bearer_challenge(**parameters: str) -> str:
+    """`Bearer realm="api", name="value", ...`, values stripped of characters RFC 6750 forbids."""
+    items = [f"realm={_quoted(REALM)}"] + [
+        f"{name}={_quoted(value)}" for name, value in parameters.items() if value
+    ]
+    return "Bearer " + ", ".join(items)
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus RFC 6750 challenge parameters and Retry-After where they apply."""
+    # Imported here: rest_framework.views imports the authentication classes, which import this.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, BearerChallengeMixin):
+        response["WWW-Authenticate"] = bearer_challenge(**exc.challenge_parameters())
+    elif isinstance(exc, (SigningKeysUnavailable, DatabaseUnavailable)):
+        response["Retry-After"] = "5"
+    return response

@@ -1,0 +1,32 @@
+"""Scope checks: a view lists the scopes it needs, per HTTP method or for all of them."""
+
+from rest_framework.permissions import BasePermission
+
+from auth0_jwt.exceptions import InsufficientScope
+from auth0_jwt.verifier import VerifiedToken
+
+
+def required_scopes_for(view, method: str) -> tuple[str, ...]:
+    """The scopes `view` needs for `method`: `required_scopes` is a sequence or a method mapping."""
+    required = getattr(view, "required_scopes", ())
+    if isinstance(required, dict):
+        required = required.get(method.upper(), ())
+    return tuple(required)
+
+
+class HasRequiredScopes(BasePermission):
+    """Grants access when the token holds every scope the view requires.
+
+    A scope counts when it is in the space-separated `scope` claim or in Auth0's RBAC
+    `permissions` list. Without a valid token the answer is 401; with one that lacks a scope,
+    403 with `error="insufficient_scope"` (RFC 6750 section 3.1).
+    """
+
+    def has_permission(self, request, view):
+        token = request.auth
+        if not isinstance(token, VerifiedToken):
+            return False
+        required = required_scopes_for(view, request.method)
+        if not token.has_scopes(required):
+            raise InsufficientScope(required)
+        return True

@@ -1,0 +1,49 @@
+"""Just-in-time users: the first valid token of a new `sub` creates its Django user."""
+
+import hashlib
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+
+from auth0_jwt.models import Auth0Identity
+
+MAX_SUBJECT_LENGTH = 255
+
+
+def username_for_subject(sub: str) -> str:
+    """The tutorial's mapping: `auth0|abc` -> `auth0.abc`."""
+    return sub.replace("|", ".")
+
+
+def _free_username(sub: str) -> str:
+    """The tutorial's username if it fits and is free, else a readable one with a hash suffix."""
+    User = get_user_model()
+    max_length = User._meta.get_field(User.USERNAME_FIELD).max_length
+    candidate = username_for_subject(sub)
+    if (
+        len(candidate) <= max_length
+        and not User.objects.filter(**{User.USERNAME_FIELD: candidate}).exists()
+    ):
+        return candidate
+    suffix = "-" + hashlib.sha256(sub.encode()).hexdigest()[:16]
+    return candidate[: max_length - len(suffix)] + suffix
+
+
+def get_or_create_user_for_subject(sub: str):
+    """The user of `sub`, created on first sight; safe when several first requests race."""
+    if len(sub) > MAX_SUBJECT_LENGTH:
+        raise ValueError(f"sub is longer than {MAX_SUBJECT_LENGTH} characters")
+    identity = Auth0Identity.objects.select_related("user").filter(sub=sub).first()
+    if identity is not None:
+        return identity.user
+    User = get_user_model()
+    try:
+        with transaction.atomic():
+            user = User(**{User.USERNAME_FIELD: _free_username(sub)})
+            user.set_unusable_password()
+            user.save()
+            Auth0Identity.objects.create(sub=sub, user=user)
+            return user
+    except IntegrityError:
+        # Another request created this subject's user first; use theirs.
+        return Auth0Identity.objects.select_related("user").get(sub=sub).user

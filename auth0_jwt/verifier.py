@@ -1,0 +1,265 @@
+"""The token verifier: turns a raw JWT into verified claims, or says in plain words why not.
+
+It knows JOSE, not Django users or HTTP requests. Everything is pinned: the accepted algorithms,
+the audience, the issuer, the leeway and the required claims. Header fields that point at keys
+(`jku`, `x5u`, `jwk`, `x5c`) are never used: keys come from the key store only, by `kid`.
+"""
+
+import base64
+import json
+import math
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from auth0_jwt.keystore import (
+    HTTPJWKSSource,
+    JWKSKeyStore,
+    KeySetUnavailable,
+    UnknownSigningKey,
+)
+
+MAX_TOKEN_LENGTH = 16 * 1024
+REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
+TIME_CLAIMS = ("exp", "nbf", "iat")
+COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+class TokenRejected(Exception):
+    """The token is not acceptable; `reason` is a plain-words sentence safe to show the caller.
+
+    `reason` never repeats a value taken from the token.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+__all__ = ["KeySetUnavailable", "TokenRejected", "TokenVerifier", "VerifiedToken"]
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """Claims of a token that passed every check, with the facts the service needs from them."""
+
+    claims: Mapping[str, Any]
+    header: Mapping[str, Any]
+    subject: str
+    scopes: frozenset[str]
+    expires_at: float
+    not_before: float | None
+    kid: str
+
+    def has_scopes(self, required) -> bool:
+        return set(required) <= self.scopes
+
+
+# PyJWT's exceptions, most specific first, mapped to the reason the caller sees.
+PYJWT_REASONS = (
+    (jwt.ExpiredSignatureError, "The token has expired."),
+    (jwt.ImmatureSignatureError, "The token is not valid yet (its nbf or iat is in the future)."),
+    (jwt.InvalidAudienceError, "The token's audience is not this API."),
+    (jwt.InvalidIssuerError, "The token was not issued by the expected issuer."),
+    (jwt.InvalidSignatureError, "The token's signature is invalid."),
+    (jwt.InvalidIssuedAtError, "The token's iat claim is not a valid time."),
+    (jwt.exceptions.InvalidSubjectError, "The token's sub claim is empty or not a string."),
+    (jwt.exceptions.InvalidJTIError, "The token's jti claim is not a string."),
+    (jwt.InvalidAlgorithmError, "The token's signing algorithm is not accepted."),
+    (jwt.InvalidKeyError, "The token's algorithm does not fit its signing key."),
+    (jwt.DecodeError, "The token is malformed."),
+)
+
+
+class TokenVerifier:
+    """Verifies compact JWS access tokens against the key store's keys."""
+
+    def __init__(
+        self,
+        *,
+        key_store: JWKSKeyStore,
+        issuer: str,
+        audience: str,
+        algorithms: tuple[str, ...] = ("RS256",),
+        leeway: int = 60,
+    ):
+        self.key_store = key_store
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = tuple(algorithms)
+        self.leeway = leeway
+        self._jwt = jwt.PyJWT()
+
+    def verify(self, raw_token: str) -> VerifiedToken:
+        """Return the verified token; raise TokenRejected or KeySetUnavailable."""
+        self._check_shape(raw_token)
+        header = self._get_header(raw_token)
+        self._check_claim_types(decode_segment(raw_token, 1, "payload"))
+        key = self._get_key(header)
+        claims = self._decode(raw_token, key, header["alg"])
+        return self._build_verified_token(claims, header)
+
+    def _check_shape(self, raw_token: str) -> None:
+        if len(raw_token) > MAX_TOKEN_LENGTH:
+            raise TokenRejected(f"The token is longer than {MAX_TOKEN_LENGTH} characters.")
+        if raw_token.count(".") == 4:
+            raise TokenRejected("Encrypted tokens (JWE) are not accepted; send a signed JWT.")
+        if not COMPACT_JWS.fullmatch(raw_token):
+            raise TokenRejected(
+                "The token is malformed: expected three base64url segments separated by dots."
+            )
+
+    def _get_header(self, raw_token: str) -> dict:
+        header = decode_segment(raw_token, 0, "header")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise TokenRejected("The token's signing algorithm is not accepted.")
+        if "crit" in header or "b64" in header:
+            raise TokenRejected(
+                "The token uses critical header extensions, which are not accepted."
+            )
+        kid = header.get("kid")
+        if kid is None:
+            raise TokenRejected("The token has no key id (kid) in its header.")
+        if not isinstance(kid, str) or not kid:
+            raise TokenRejected("The token's key id (kid) is not a string.")
+        return header
+
+    def _get_key(self, header: dict):
+        try:
+            key = self.key_store.get_key(header["kid"])
+        except UnknownSigningKey:
+            raise TokenRejected("The token was signed with a key this API does not know.") from None
+        if key.algorithm is not None and key.algorithm != header["alg"]:
+            raise TokenRejected("The token's algorithm does not match its signing key.")
+        return key
+
+    def _decode(self, raw_token: str, key, algorithm: str) -> dict:
+        try:
+            claims = self._jwt.decode(
+                raw_token,
+                key=key.public_key,
+                algorithms=[algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
+            )
+        except jwt.MissingRequiredClaimError as exc:
+            raise TokenRejected(f"The token has no {exc.claim} claim.") from None
+        except jwt.PyJWTError as exc:
+            raise TokenRejected(_reason_for(exc)) from None
+        except (ValueError, TypeError, OverflowError, RecursionError):
+            raise TokenRejected("The token's claims are malformed.") from None
+        return claims
+
+    def _check_claim_types(self, claims: dict) -> None:
+        """Time claims must be JSON numbers (PyJWT would also take numeric strings)."""
+        for name in TIME_CLAIMS:
+            if claims.get(name) is not None and not _is_numeric_date(claims[name]):
+                raise TokenRejected(f"The token's {name} claim is not a number of seconds.")
+
+    def _build_verified_token(self, claims: dict, header: dict) -> VerifiedToken:
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject.strip():
+            raise TokenRejected("The token's sub claim is empty or not a string.")
+        return VerifiedToken(
+            claims=claims,
+            header=header,
+            subject=subject,
+            scopes=_scopes(claims),
+            expires_at=float(claims["exp"]),
+            not_before=float(claims["nbf"]) if "nbf" in claims else None,
+            kid=header["kid"],
+        )
+
+
+def decode_segment(raw_token: str, index: int, name: str) -> dict:
+    """Segment `index` of a compact JWS as a JSON object, untrusted; TokenRejected if not one."""
+    segment = raw_token.split(".")[index]
+    try:
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, TypeError, RecursionError):
+        raise TokenRejected(f"The token's {name} is malformed.") from None
+    if not isinstance(value, dict):
+        raise TokenRejected(f"The token's {name} is malformed.")
+    return value
+
+
+def _reason_for(exc: jwt.PyJWTError) -> str:
+    for exception_type, reason in PYJWT_REASONS:
+        if isinstance(exc, exception_type):
+            return reason
+    return "The token is invalid."
+
+
+def _is_numeric_date(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _scopes(claims: dict) -> frozenset[str]:
+    """Scopes from the space-separated `scope` claim and Auth0's RBAC `permissions` list."""
+    scope = claims.get("scope", "")
+    if not isinstance(scope, str):
+        raise TokenRejected("The token's scope claim is not a space-separated string.")
+    permissions = claims.get("permissions", [])
+    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+        raise TokenRejected("The token's permissions claim is not a list of strings.")
+    return frozenset(scope.split()) | frozenset(permissions)
+
+
+# --- The process-wide verifier --------------------------------------------------------------------
+
+_verifier: TokenVerifier | None = None
+_verifier_lock = threading.Lock()
+
+
+def build_token_verifier(config=None, **key_store_options) -> TokenVerifier:
+    """Build a verifier (and its key store) from the `AUTH0` setting."""
+    from auth0_jwt.conf import get_auth0_settings
+
+    config = config or get_auth0_settings()
+    if config.local_issuer:
+        from auth0_jwt.local_issuer import LocalIssuer
+
+        source = LocalIssuer.from_settings(config).jwks
+        description = "local development issuer"
+    else:
+        source = HTTPJWKSSource(config.jwks_url, timeout=config.jwks_timeout)
+        description = config.jwks_url
+    options = {
+        "algorithms": config.algorithms,
+        "cache_lifetime": config.jwks_cache_lifetime,
+        "min_refetch_interval": config.jwks_min_refetch_interval,
+        "fetch_wait": config.jwks_timeout + 1,
+        "description": description,
+        **key_store_options,
+    }
+    return TokenVerifier(
+        key_store=JWKSKeyStore(source, **options),
+        issuer=config.issuer,
+        audience=config.audience,
+        algorithms=config.algorithms,
+        leeway=config.leeway,
+    )
+
+
+def get_token_verifier() -> TokenVerifier:
+    """The verifier every request uses, built on first use."""
+    global _verifier
+    if _verifier is None:
+        with _verifier_lock:
+            if _verifier is None:
+                _verifier = build_token_verifier()
+    return _verifier
+
+
+def reset_token_verifier(verifier: TokenVerifier | None = None) -> None:
+    """Replace the process-wide verifier (tests, settings changes); None rebuilds it on next use."""
+    global _verifier
+    with _verifier_lock:
+        _verifier = verifier
