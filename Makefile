@@ -30,11 +30,13 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-# With no .env file, `make run` is a development server on the local development issuer
-# (DJANGO_DEBUG=1). With a .env file, its settings are used as they are.
+# With no .env file, `make run` first copies .env.example (development mode: DJANGO_DEBUG=1 and
+# the local development issuer), so that manage.py commands such as mint_token see the same
+# settings as the server. An existing .env is used as it is.
 run: install
-	@[ -f .env ] || export DJANGO_DEBUG=$${DJANGO_DEBUG:-1}; \
-	$(PY) manage.py migrate --noinput && \
+	@[ -f .env ] || { cp .env.example .env && \
+		echo "Created .env from .env.example: development mode, local development issuer."; }
+	$(PY) manage.py migrate --noinput
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install-dev

@@ -1,0 +1,109 @@
+"""A verdict on a token that a person can act on: what it claims, how that compares to this
+service's configuration, and whether (and why not) the real verification accepts it."""
+
+import datetime
+import time
+from dataclasses import dataclass, field
+
+from auth0_jwt.keystore import KeySetUnavailable, UnknownSigningKey
+from auth0_jwt.verifier import TokenRejected, TokenVerifier, decode_segment
+
+
+@dataclass
+class Inspection:
+    lines: list[str] = field(default_factory=list)
+    accepted: bool = False
+
+
+def shown(value) -> str:
+    """An untrusted value on one printable line."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def human_duration(seconds: float) -> str:
+    seconds = abs(int(seconds))
+    if seconds >= 86400:
+        return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def human_time(value, now: float) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{shown(value)} (not a number of seconds)"
+    try:
+        moment = datetime.datetime.fromtimestamp(value, datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{shown(value)} (out of range)"
+    relative = value - now
+    when = f"in {human_duration(relative)}" if relative >= 0 else f"{human_duration(relative)} ago"
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({when})"
+
+
+def strip_scheme(raw: str) -> str:
+    raw = raw.strip()
+    scheme, _, rest = raw.partition(" ")
+    return rest.strip() if scheme.lower() == "bearer" else raw
+
+
+def inspect_token(raw_token: str, *, verifier: TokenVerifier, now: float | None = None):
+    """Describe `raw_token` and verify it with `verifier`; raise TokenRejected if it is no JWT."""
+    now = time.time() if now is None else now
+    header = decode_segment(raw_token, 0, "header") if raw_token.count(".") == 2 else None
+    if header is None:
+        raise TokenRejected("This is not a JWT: expected three segments separated by dots.")
+    claims = decode_segment(raw_token, 1, "payload")
+    report = Inspection()
+    line = report.lines.append
+
+    line(f"Header:      alg={shown(header.get('alg'))} kid={shown(header.get('kid'))}")
+    line(f"Signing key: {_describe_key(verifier, header.get('kid'))}")
+    line(f"Issuer:      {_compare(claims.get('iss'), verifier.issuer, 'the configured issuer')}")
+    line(f"Audience:    {_describe_audience(claims.get('aud'), verifier.audience)}")
+    line(f"Subject:     {shown(claims.get('sub'))}")
+    for name, label in (("iat", "Issued at"), ("nbf", "Not before"), ("exp", "Expires")):
+        if name in claims:
+            line(f"{label + ':':<13}{human_time(claims[name], now)}")
+    line(f"Scope:       {shown(claims.get('scope', '(none)'))}")
+    line(f"Permissions: {shown(claims.get('permissions', '(none)'))}")
+    try:
+        verifier.verify(raw_token)
+    except TokenRejected as exc:
+        line(f"Verdict:     REJECTED - {exc.reason}")
+    except KeySetUnavailable as exc:
+        line(f"Verdict:     REJECTED - the signing keys could not be loaded ({exc}).")
+    else:
+        report.accepted = True
+        line("Verdict:     ACCEPTED - this service would accept this token.")
+    return report
+
+
+def _describe_key(verifier: TokenVerifier, kid) -> str:
+    if not isinstance(kid, str) or not kid:
+        return "the token names no key (no kid)"
+    store = verifier.key_store
+    try:
+        store.get_key(kid)
+    except KeySetUnavailable as exc:
+        return f"cannot tell: the JWKS ({store.description}) is unavailable: {exc}"
+    except UnknownSigningKey:
+        known = ", ".join(sorted(store.key_set.keys)) if store.key_set else "none"
+        return f"{shown(kid)} is NOT in the JWKS ({store.description}); it has: {known}"
+    return f"{shown(kid)} is in the JWKS ({store.description})"
+
+
+def _compare(value, expected: str, what: str) -> str:
+    if value == expected:
+        return f"{shown(value)} (matches {what})"
+    return f"{shown(value)} (does NOT match {what} {expected})"
+
+
+def _describe_audience(value, expected: str) -> str:
+    if isinstance(value, list) and expected in value:
+        return f"{shown(value)} (includes this API's audience)"
+    return _compare(value, expected, "this API's audience")

@@ -1,0 +1,38 @@
+"""`python manage.py inspect_token TOKEN`: why would this service accept or reject a token?"""
+
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import CommandError
+
+from auth0_jwt.inspection import inspect_token, strip_scheme
+from auth0_jwt.management.commands._base import TokenCommand
+from auth0_jwt.verifier import TokenRejected, build_token_verifier
+
+
+class Command(TokenCommand):
+    help = (
+        "Decode a token's header and claims (without trusting them), compare them with this "
+        "service's configuration, then run the real verification. Exit status 0 when the token "
+        "would be accepted, 1 otherwise."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("token", help='the access token, or "-" to read it from stdin')
+
+    def handle(self, *args, **options):
+        from_stdin = options["token"] == "-"  # noqa: S105 - "-" is the stdin marker
+        raw = sys.stdin.read() if from_stdin else options["token"]
+        token = strip_scheme(raw)
+        try:
+            verifier = build_token_verifier()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        try:
+            report = inspect_token(token, verifier=verifier)
+        except TokenRejected as exc:
+            raise CommandError(exc.reason) from None
+        self.stdout.write("\n".join(report.lines))
+        if not report.accepted:
+            sys.exit(1)
