@@ -149,6 +149,8 @@ AUTH0 = {
     "JWKS_TIMEOUT": env_str("AUTH0_JWKS_TIMEOUT", "5"),
     "JWKS_CACHE_LIFETIME": env_str("AUTH0_JWKS_CACHE_LIFETIME", "600"),
     "JWKS_MIN_REFETCH_INTERVAL": env_str("AUTH0_JWKS_MIN_REFETCH_INTERVAL", "30"),
+    # Verified tokens kept per process so a re-used token is not verified again; 0 turns it off.
+    "TOKEN_CACHE_SIZE": env_str("AUTH0_TOKEN_CACHE_SIZE", "10000"),
     "LOCAL_ISSUER": AUTH0_LOCAL_ISSUER,
     "LOCAL_ISSUER_KEY_DIR": Path(env_str("LOCAL_ISSUER_KEY_DIR", str(BASE_DIR / ".local-issuer"))),
 }

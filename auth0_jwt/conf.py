@@ -11,11 +11,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from auth0_jwt.token_cache import DEFAULT_TOKEN_CACHE_SIZE
+
 # Asymmetric algorithms only: HMAC ("HS*") with a public JWKS would let anyone forge tokens.
 SUPPORTED_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
 MAX_JWKS_TIMEOUT = 5.0
+MAX_TOKEN_CACHE_SIZE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Auth0Settings:
     jwks_min_refetch_interval: float
     local_issuer: bool
     local_issuer_key_dir: Path
+    token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
 
 
 def _number(raw, name, *, minimum, maximum=math.inf, kind=float):
@@ -89,6 +93,13 @@ def load_auth0_settings(raw: dict) -> Auth0Settings:
         ),
         local_issuer=local,
         local_issuer_key_dir=Path(raw.get("LOCAL_ISSUER_KEY_DIR") or ".local-issuer"),
+        token_cache_size=_number(
+            raw.get("TOKEN_CACHE_SIZE", DEFAULT_TOKEN_CACHE_SIZE),
+            "AUTH0_TOKEN_CACHE_SIZE",
+            minimum=0,
+            maximum=MAX_TOKEN_CACHE_SIZE,
+            kind=int,
+        ),
     )
 
 

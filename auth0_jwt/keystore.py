@@ -286,6 +286,16 @@ class JWKSKeyStore:
             raise UnknownSigningKey(kid)
         return key
 
+    def refresh_if_stale(self) -> None:
+        """Refresh a key set older than `cache_lifetime`, never waiting for another fetch.
+
+        The verifier calls this before serving a token from its cache, so key rotation and
+        withdrawal are noticed on schedule even when every request is a cache hit.
+        """
+        key_set = self._key_set
+        if key_set is not None and self.clock() - key_set.fetched_at >= self.cache_lifetime:
+            self._refresh(wait=False)
+
     def refresh(self) -> bool:
         """Fetch now, ignoring the rate limits (start-up and operator use); True on success."""
         with self._fetch_lock:

@@ -10,7 +10,8 @@ import json
 import math
 import re
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from auth0_jwt.keystore import (
     KeySetUnavailable,
     UnknownSigningKey,
 )
+from auth0_jwt.token_cache import DEFAULT_TOKEN_CACHE_SIZE, VerifiedTokenCache, time_window
 
 MAX_TOKEN_LENGTH = 16 * 1024
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
@@ -59,10 +61,13 @@ class VerifiedToken:
         return set(required) <= self.scopes
 
 
+EXPIRED = "The token has expired."
+NOT_YET_VALID = "The token is not valid yet (its nbf or iat is in the future)."
+
 # PyJWT's exceptions, most specific first, mapped to the reason the caller sees.
 PYJWT_REASONS = (
-    (jwt.ExpiredSignatureError, "The token has expired."),
-    (jwt.ImmatureSignatureError, "The token is not valid yet (its nbf or iat is in the future)."),
+    (jwt.ExpiredSignatureError, EXPIRED),
+    (jwt.ImmatureSignatureError, NOT_YET_VALID),
     (jwt.InvalidAudienceError, "The token's audience is not this API."),
     (jwt.InvalidIssuerError, "The token was not issued by the expected issuer."),
     (jwt.InvalidSignatureError, "The token's signature is invalid."),
@@ -76,7 +81,12 @@ PYJWT_REASONS = (
 
 
 class TokenVerifier:
-    """Verifies compact JWS access tokens against the key store's keys."""
+    """Verifies compact JWS access tokens against the key store's keys.
+
+    Tokens that pass are kept in a `VerifiedTokenCache` (see token_cache.py), so a repeated token
+    costs a dictionary lookup and a clock check. `now` is the wall clock of the cache and of the
+    verifier's own time check (PyJWT reads the system clock itself; tests inject a fake `now`).
+    """
 
     def __init__(
         self,
@@ -86,26 +96,42 @@ class TokenVerifier:
         audience: str,
         algorithms: tuple[str, ...] = ("RS256",),
         leeway: int = 60,
+        token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
+        now: Callable[[], float] = time.time,
     ):
         self.key_store = key_store
         self.issuer = issuer
         self.audience = audience
         self.algorithms = tuple(algorithms)
         self.leeway = leeway
+        self.now = now
         self._jwt = jwt.PyJWT()
+        self.token_cache = VerifiedTokenCache(max_size=token_cache_size, leeway=leeway, now=now)
+        key_store.add_listener(self.token_cache.on_key_set_changed)
+        if key_store.key_set is not None:
+            self.token_cache.on_key_set_changed(key_store.key_set)
 
     def verify(self, raw_token: str) -> VerifiedToken:
         """Return the verified token; raise TokenRejected or KeySetUnavailable."""
+        if len(raw_token) > MAX_TOKEN_LENGTH:
+            raise TokenRejected(f"The token is longer than {MAX_TOKEN_LENGTH} characters.")
+        # A refresh that is due happens first, so a hit never outlives its key's withdrawal by
+        # more than the key set's cache lifetime, as without the token cache.
+        self.key_store.refresh_if_stale()
+        token = self.token_cache.get(raw_token)
+        if token is not None:
+            return token
         self._check_shape(raw_token)
         header = self._get_header(raw_token)
         self._check_claim_types(decode_segment(raw_token, 1, "payload"))
         key = self._get_key(header)
         claims = self._decode(raw_token, key, header["alg"])
-        return self._build_verified_token(claims, header)
+        token = self._build_verified_token(claims, header)
+        self._check_time_window(token)
+        self.token_cache.put(raw_token, token, key)
+        return token
 
     def _check_shape(self, raw_token: str) -> None:
-        if len(raw_token) > MAX_TOKEN_LENGTH:
-            raise TokenRejected(f"The token is longer than {MAX_TOKEN_LENGTH} characters.")
         if raw_token.count(".") == 4:
             raise TokenRejected("Encrypted tokens (JWE) are not accepted; send a signed JWT.")
         if not COMPACT_JWS.fullmatch(raw_token):
@@ -163,6 +189,15 @@ class TokenVerifier:
             if claims.get(name) is not None and not _is_numeric_date(claims[name]):
                 raise TokenRejected(f"The token's {name} claim is not a number of seconds.")
 
+    def _check_time_window(self, token: VerifiedToken) -> None:
+        """PyJWT's exp/nbf/iat rules again, on `self.now`: the clock the token cache uses."""
+        valid_from, valid_until = time_window(token, self.leeway)
+        now = self.now()
+        if now >= valid_until:
+            raise TokenRejected(EXPIRED)
+        if now < valid_from:
+            raise TokenRejected(NOT_YET_VALID)
+
     def _build_verified_token(self, claims: dict, header: dict) -> VerifiedToken:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject.strip():
@@ -218,8 +253,10 @@ _verifier: TokenVerifier | None = None
 _verifier_lock = threading.Lock()
 
 
-def build_token_verifier(config=None, **key_store_options) -> TokenVerifier:
-    """Build a verifier (and its key store) from the `AUTH0` setting."""
+def build_token_verifier(
+    config=None, *, now: Callable[[], float] = time.time, **key_store_options
+) -> TokenVerifier:
+    """Build a verifier (and its key store) from the `AUTH0` setting; `now` is its wall clock."""
     from auth0_jwt.conf import get_auth0_settings
 
     config = config or get_auth0_settings()
@@ -245,6 +282,8 @@ def build_token_verifier(config=None, **key_store_options) -> TokenVerifier:
         audience=config.audience,
         algorithms=config.algorithms,
         leeway=config.leeway,
+        token_cache_size=config.token_cache_size,
+        now=now,
     )
 
 

@@ -1,0 +1,140 @@
+"""The verified-token cache: a token that passed full verification is not verified again.
+
+A client re-uses its access token for its whole life (an hour or a day at Auth0), so, as API
+gateways such as Envoy do, the verifier keeps a small cache of tokens it has already verified.
+Rules:
+- only tokens that passed every check are stored (rejections never are), keyed by the exact token
+  string; the cache is a bounded LRU (`max_size` entries, 0 turns it off);
+- every hit checks the token's time window again against the clock, with the leeway: `exp`, and
+  `nbf`/`iat`; an entry outside its window is dropped and never served, so a token never outlives
+  its `exp` here;
+- when the key store loads a new key set, entries whose signing key has left it (or whose `kid` now
+  names different key material) are dropped;
+- an entry is stored only if its key is still the current key for its `kid`, so a token verified
+  with a key that is being withdrawn cannot slip in after the purge;
+- one lock guards the dictionary; the hit path holds it for a lookup and a move.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from auth0_jwt.keystore import KeySet, SigningKey
+    from auth0_jwt.verifier import VerifiedToken
+
+DEFAULT_TOKEN_CACHE_SIZE = 10_000
+
+
+class _Entry(NamedTuple):
+    token: "VerifiedToken"
+    key: "SigningKey"
+    valid_from: float  # nbf/iat minus the leeway
+    valid_until: float  # exp plus the leeway (exclusive, as PyJWT counts it)
+
+
+def time_window(token: "VerifiedToken", leeway: float) -> tuple[float, float]:
+    """The clock readings, leeway included, between which `token` is acceptable: [from, until)."""
+    starts = [token.claims[name] for name in ("nbf", "iat") if token.claims.get(name) is not None]
+    valid_from = max(starts) - leeway if starts else -float("inf")
+    return valid_from, token.expires_at + leeway
+
+
+class VerifiedTokenCache:
+    """Bounded, thread-safe LRU of verified tokens, keyed by the exact token string."""
+
+    def __init__(
+        self,
+        *,
+        max_size: int = DEFAULT_TOKEN_CACHE_SIZE,
+        leeway: float = 60,
+        now: Callable[[], float] = time.time,
+    ):
+        if max_size < 0:
+            raise ValueError("max_size must be >= 0")
+        self.max_size = max_size
+        self.leeway = leeway
+        self.now = now
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._keys: Mapping[str, SigningKey] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_size > 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, raw_token: str) -> bool:
+        return raw_token in self._entries
+
+    def get(self, raw_token: str) -> "VerifiedToken | None":
+        """The cached token if it is still within its time window; None otherwise."""
+        if not self.max_size:
+            return None
+        with self._lock:
+            entry = self._entries.get(raw_token)
+            if entry is None:
+                return None
+            if entry.valid_from <= self.now() < entry.valid_until:
+                self._entries.move_to_end(raw_token)
+                return entry.token
+            del self._entries[raw_token]
+            return None
+
+    def put(self, raw_token: str, token: "VerifiedToken", key: "SigningKey") -> bool:
+        """Store a fully verified token with the key that verified it; True if it was stored."""
+        if not self.max_size:
+            return False
+        valid_from, valid_until = time_window(token, self.leeway)
+        with self._lock:
+            if self._keys.get(token.kid) is not key:
+                return False  # the key set changed since this token's key was looked up
+            self._entries[raw_token] = _Entry(token, key, valid_from, valid_until)
+            self._entries.move_to_end(raw_token)
+            oldest_token, oldest = next(iter(self._entries.items()))
+            if not oldest.valid_from <= self.now() < oldest.valid_until:
+                del self._entries[oldest_token]  # opportunistic: drop one expired entry
+            while len(self._entries) > self.max_size:
+                self._entries.popitem(last=False)
+        return True
+
+    def discard(self, raw_token: str) -> None:
+        with self._lock:
+            self._entries.pop(raw_token, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def on_key_set_changed(self, key_set: "KeySet") -> None:
+        """Key store listener: adopt the new keys and drop entries whose key has left them."""
+        with self._lock:
+            self._keys = key_set.keys
+            verdicts: dict[int, bool] = {}
+            withdrawn = []
+            for raw_token, entry in self._entries.items():
+                verdict = verdicts.get(id(entry.key))
+                if verdict is None:
+                    verdict = _same_key(entry.key, key_set.keys.get(entry.token.kid))
+                    verdicts[id(entry.key)] = verdict
+                if not verdict:
+                    withdrawn.append(raw_token)
+            for raw_token in withdrawn:
+                del self._entries[raw_token]
+
+
+def _same_key(old: "SigningKey", new: "SigningKey | None") -> bool:
+    """True if `new` is the same key material, type and algorithm as `old`."""
+    if new is None:
+        return False
+    if new is old:
+        return True
+    return (
+        new.key_type == old.key_type
+        and new.algorithm == old.algorithm
+        and new.public_key.public_numbers() == old.public_key.public_numbers()
+    )

@@ -1,0 +1,49 @@
+"""Reads of customers. Every read is scoped to one owner: another owner's customers do not exist."""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from customers.models import Customer
+
+ORDERING_FIELDS = ("name", "email", "company", "created_at", "updated_at")
+DEFAULT_ORDERING = ("-created_at",)
+SEARCH_FIELDS = ("name", "email", "company")
+
+
+def parse_ordering(value: str) -> tuple[str, ...]:
+    """`"name,-created_at"` -> `("name", "-created_at")`; raises ValueError naming a bad term."""
+    terms = tuple(term.strip() for term in value.split(",") if term.strip())
+    for term in terms:
+        if term.removeprefix("-") not in ORDERING_FIELDS:
+            raise ValueError(term)
+    return terms
+
+
+def customer_list(*, owner, filters: Mapping[str, Any] | None = None) -> QuerySet[Customer]:
+    """The owner's customers: `search` (every word must match name, email or company) and
+    `ordering` (a sequence of `ORDERING_FIELDS`, `-` for descending) are optional filters."""
+    filters = filters or {}
+    customers = Customer.objects.filter(owner=owner)
+    for word in (filters.get("search") or "").split():
+        match = Q()
+        for field in SEARCH_FIELDS:
+            match |= Q(**{f"{field}__icontains": word})
+        customers = customers.filter(match)
+    ordering: Sequence[str] = filters.get("ordering") or DEFAULT_ORDERING
+    for term in ordering:
+        if term.removeprefix("-") not in ORDERING_FIELDS:
+            raise ValueError(f"Cannot order customers by {term!r}.")
+    # The id makes the order total, so pages never overlap or skip rows.
+    return customers.order_by(*ordering, "id")
+
+
+def customer_get(*, owner, id: uuid.UUID | str) -> Customer | None:
+    """The owner's customer with this id, or None (also for a malformed id or another owner's)."""
+    try:
+        customer_id = id if isinstance(id, uuid.UUID) else uuid.UUID(str(id))
+    except ValueError:
+        return None
+    return Customer.objects.filter(owner=owner, id=customer_id).first()
