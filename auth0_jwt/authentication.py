@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# Only HTTP's whitespace (SP, HTAB) separates the scheme from the token. str.split() would also
+# split on NBSP, NEL, VT, FF and \x1c-\x1f, so a proxy and this API would read the header apart.
+HTTP_WHITESPACE = re.compile(r"[ \t]+")
 
 
 class JSONWebTokenAuthentication(BaseAuthentication):
@@ -62,7 +65,7 @@ class JSONWebTokenAuthentication(BaseAuthentication):
 
     def get_raw_token(self, header: str) -> str | None:
         """The token of a `Bearer` header (scheme case-insensitive), or None for other schemes."""
-        parts = header.split()
+        parts = HTTP_WHITESPACE.split(header.strip(" \t"))
         if parts[0].lower() != self.keyword.lower():
             return None
         if len(parts) == 1:
@@ -102,7 +105,7 @@ class JSONWebTokenAuthentication(BaseAuthentication):
         return user
 
     def log_rejection(self, request, raw_token, reason, *, token=None) -> None:
-        """One INFO line per rejected token: reason, kid, iss, client. Never the token itself."""
+        """One INFO line per rejected token: reason, kid, iss, client, request id. Never the token."""
         header, claims = {}, {}
         if token is not None:
             header, claims = token.header, token.claims
@@ -117,6 +120,8 @@ class JSONWebTokenAuthentication(BaseAuthentication):
                 "kid": _printable(header.get("kid")),
                 "iss": _printable(claims.get("iss")),
                 "client": request.META.get("REMOTE_ADDR"),
+                # Set by auth0_django_example's RequestIdMiddleware, when installed.
+                "request_id": getattr(request, "request_id", None),
             },
         )
 
