@@ -8,15 +8,54 @@ from pathlib import Path
 
 import environ
 
+from auth0_django_example.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+if (BASE_DIR / ".env").is_file():  # (read_env logs a warning-like line for a missing file)
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
 def env_str(name: str, default: str = "") -> str:
     """The variable, or `default` when it is unset or empty (as in a copied .env.example)."""
     return env.str(name, default="").strip() or default
+
+
+# Bad values found below; the `auth0_django_example` system check reports each as one line and
+# refuses to start (a traceback at settings import would not say which variable is wrong).
+ENVIRONMENT_ERRORS: list[str] = []
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A yes/no variable (1/0, true/false, yes/no, on/off); `default` when unset."""
+    raw = env_str(name).lower()
+    if raw in TRUE_WORDS or raw in FALSE_WORDS:
+        return raw in TRUE_WORDS
+    if raw:
+        ENVIRONMENT_ERRORS.append(f"{name} must be one of 1/0, true/false, yes/no; got {raw!r}.")
+    return default
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole number >= `minimum`; `default` when unset."""
+    raw = env_str(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        ENVIRONMENT_ERRORS.append(f"{name} must be a whole number >= {minimum}, got {raw!r}.")
+        return default
+    return value
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """A comma-separated list, blanks dropped."""
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
 # --- Core -----------------------------------------------------------------------------------------
@@ -37,6 +76,26 @@ ALLOWED_HOSTS = [
     if host.strip()
 ]
 
+# --- HTTPS and browser security headers (see README "Deploying") ---------------------------------
+# Secure by default with DEBUG off; `manage.py check --deploy` is clean in the documented production
+# environment. Behind a proxy that terminates TLS, set DJANGO_SECURE_PROXY_SSL_HEADER to the header
+# it sets (e.g. X-Forwarded-Proto), and only if the proxy always sets or overwrites it.
+
+SECURE_SSL_REDIRECT = env_flag("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_flag("DJANGO_SECURE_HSTS_PRELOAD", False)
+_proxy_ssl_header = env_str("DJANGO_SECURE_PROXY_SSL_HEADER")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -45,14 +104,21 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "corsheaders",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "auth0_jwt",
     "customers",
+    "auth0_django_example",
 ]
 
 MIDDLEWARE = [
+    "auth0_django_example.request_id.RequestIdMiddleware",
+    # /healthz and /readyz, answered before host validation and the HTTPS redirect (health.py).
+    "auth0_django_example.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -92,6 +158,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A dead server fails a request (503) in seconds instead of hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+# Persistent connections (one per worker thread), checked before reuse so that a database restart
+# costs one reconnect, not failed requests.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0 if DEBUG else 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -110,7 +183,36 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# `collectstatic` writes hashed, compressed copies; WhiteNoise serves them with far-future caching.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- CORS (django-cors-headers): single-page apps on other origins calling the API ---------------
+# Exact origins such as https://app.example.com; none by default. Preflight OPTIONS requests are
+# answered without a token; `Authorization` is among the allowed request headers.
+
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False  # bearer tokens, not cookies
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Retry-After", "X-Request-ID"]
+
+# --- Logs (auth0_django_example/logs.py) ---------------------------------------------------------
+# One line per event on stderr: text in development, one JSON object per line otherwise. Never a
+# token or an Authorization header.
+
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
+if LOG_FORMAT not in ("text", "json"):
+    ENVIRONMENT_ERRORS.append(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}.")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    ENVIRONMENT_ERRORS.append(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}."
+    )
+    LOG_LEVEL = "INFO"
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
 
 # --- Django REST framework ------------------------------------------------------------------------
 

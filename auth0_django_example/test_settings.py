@@ -9,6 +9,14 @@ from auth0_django_example.settings import *  # noqa: F403
 SECRET_KEY = "test-only-secret-key-not-for-any-deployment"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The test client speaks plain HTTP and collectstatic has not run: no HTTPS redirect, and static
+# files come straight from the apps (the gunicorn tests in auth0_django_example/tests cover both).
+SECURE_SSL_REDIRECT = False
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
 
 AUTH0 = {
     "ISSUER": "https://tenant.example.test/",

@@ -105,7 +105,7 @@ class JSONWebTokenAuthentication(BaseAuthentication):
         return user
 
     def log_rejection(self, request, raw_token, reason, *, token=None) -> None:
-        """One INFO line per rejected token: reason, kid, iss, client, request id. Never the token."""
+        """One INFO line per rejected token: reason, kid, iss, client, request id. No token."""
         header, claims = {}, {}
         if token is not None:
             header, claims = token.header, token.claims

@@ -29,6 +29,9 @@ MAX_TOKEN_LENGTH = 16 * 1024
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
 TIME_CLAIMS = ("exp", "nbf", "iat")
 COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Control characters and lone surrogates: no identifier holds them, and a lone surrogate (which
+# JSON's "\ud800" escape yields) cannot be encoded as UTF-8 for the database or the response.
+UNSAFE_SUBJECT_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class TokenRejected(Exception):
@@ -202,6 +205,8 @@ class TokenVerifier:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject.strip():
             raise TokenRejected("The token's sub claim is empty or not a string.")
+        if UNSAFE_SUBJECT_CHARACTERS.search(subject):
+            raise TokenRejected("The token's sub claim contains characters that are not allowed.")
         return VerifiedToken(
             claims=claims,
             header=header,
@@ -233,7 +238,12 @@ def _reason_for(exc: jwt.PyJWTError) -> str:
 
 
 def _is_numeric_date(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a JSON integer too large for a float, e.g. 1e400 written out
+        return False
 
 
 def _scopes(claims: dict) -> frozenset[str]:

@@ -1,0 +1,123 @@
+"""Deployment checks: the documented production environment passes `check --deploy` with no
+warning; missing production variables and bad values stop manage.py (and gunicorn, see
+test_serving.py) with one line each."""
+
+import pytest
+from django.core import checks
+
+from auth0_django_example.checks import check_production_settings
+from auth0_django_example.tests.support import (
+    clean_environment,
+    documented_production_environment,
+    manage,
+)
+
+SECRET_KEY_MISSING = (
+    "DJANGO_SECRET_KEY is not set (required with DJANGO_DEBUG off): generate one with "
+    'python -c "import secrets; print(secrets.token_urlsafe(50))".'
+)
+ALLOWED_HOSTS_MISSING = (
+    "DJANGO_ALLOWED_HOSTS is not set (required with DJANGO_DEBUG off): list the host names this "
+    "service answers to, e.g. api.example.com."
+)
+
+
+def test_check_deploy_is_clean_in_the_documented_production_environment():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        env=clean_environment(**documented_production_environment()),
+    )  # fmt: skip
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "System check identified no issues (0 silenced).\n",
+        "",
+    )
+
+
+def test_missing_production_variables_stop_manage_py_with_one_line_each():
+    production = documented_production_environment()
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "AUTH0_DOMAIN"):
+        production[name] = ""
+    result = manage("check", env=clean_environment(**production))
+    assert result.returncode == 1
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("?: (")]
+    assert error_lines == [
+        f"?: (auth0_django_example.E001) {SECRET_KEY_MISSING}",
+        f"?: (auth0_django_example.E002) {ALLOWED_HOSTS_MISSING}",
+        "?: (auth0_jwt.E001) No Auth0 tenant is configured and DJANGO_DEBUG is off: set "
+        "AUTH0_DOMAIN and AUTH0_API_IDENTIFIER (or DJANGO_DEBUG=1 to use the local development "
+        "issuer).",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_values_are_named_one_line_each_instead_of_a_traceback():
+    production = documented_production_environment()
+    production.update(
+        DJANGO_SECURE_HSTS_SECONDS="a year",
+        DJANGO_SECURE_SSL_REDIRECT="maybe",
+        DATABASE_CONN_MAX_AGE="-1",
+        LOG_FORMAT="xml",
+        LOG_LEVEL="LOUD",
+    )
+    result = manage("check", env=clean_environment(**production))
+    assert result.returncode == 1
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("?: (")]
+    assert sorted(error_lines) == sorted(
+        f"?: (auth0_django_example.E003) {message}"
+        for message in (
+            "DJANGO_SECURE_SSL_REDIRECT must be one of 1/0, true/false, yes/no; got 'maybe'.",
+            "DJANGO_SECURE_HSTS_SECONDS must be a whole number >= 0, got 'a year'.",
+            "DATABASE_CONN_MAX_AGE must be a whole number >= 0, got '-1'.",
+            "LOG_FORMAT must be json or text, got 'xml'.",
+            "LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got 'LOUD'.",
+        )
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_development_mode_needs_none_of_the_production_variables():
+    result = manage("check", env=clean_environment(DJANGO_DEBUG="1"))
+    assert (result.returncode, result.stdout) == (
+        0,
+        "System check identified no issues (0 silenced).\n",
+    )
+
+
+# --- The check function itself (in this process, through the settings fixture) -------------------
+
+
+def ids(messages):
+    return [message.id for message in messages]
+
+
+def test_an_empty_secret_key_with_debug_off_is_an_error(settings):
+    settings.DEBUG = False
+    settings.SECRET_KEY = ""
+    errors = check_production_settings()
+    assert ids(errors) == ["auth0_django_example.E001"]
+    assert errors[0].msg == SECRET_KEY_MISSING
+    assert errors[0].level == checks.ERROR
+
+
+def test_no_allowed_hosts_with_debug_off_is_an_error(settings):
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = []
+    assert ids(check_production_settings()) == ["auth0_django_example.E002"]
+
+
+def test_debug_on_needs_neither_secret_key_nor_allowed_hosts(settings):
+    settings.DEBUG = True
+    settings.SECRET_KEY = ""
+    settings.ALLOWED_HOSTS = []
+    assert check_production_settings() == []
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_environment_errors_are_reported_in_any_mode(settings, debug):
+    settings.DEBUG = debug
+    settings.ENVIRONMENT_ERRORS = ["LOG_FORMAT must be json or text, got 'xml'."]
+    errors = check_production_settings()
+    assert [(e.id, e.msg) for e in errors] == [
+        ("auth0_django_example.E003", "LOG_FORMAT must be json or text, got 'xml'.")
+    ]
