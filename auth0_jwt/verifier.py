@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 
 from auth0_jwt.keystore import (
+    KEY_TYPES_BY_ALGORITHM_PREFIX,
     HTTPJWKSSource,
     JWKSKeyStore,
     KeySetUnavailable,
@@ -163,7 +164,9 @@ class TokenVerifier:
             key = self.key_store.get_key(header["kid"])
         except UnknownSigningKey:
             raise TokenRejected("The token was signed with a key this API does not know.") from None
-        if key.algorithm is not None and key.algorithm != header["alg"]:
+        alg = header["alg"]
+        wrong_type = key.key_type != KEY_TYPES_BY_ALGORITHM_PREFIX[alg[:2]]
+        if wrong_type or (key.algorithm is not None and key.algorithm != alg):
             raise TokenRejected("The token's algorithm does not match its signing key.")
         return key
 
