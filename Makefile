@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install install-dev run test lint format migrate clean
+.PHONY: help install install-dev run test lint format migrate clean postman
 
 help:
 	@echo "make run    - create .venv, install, migrate, serve on http://$(HOST):$(PORT)/"
 	@echo "make test   - install test tools and run the whole test suite"
 	@echo "make lint   - ruff check and format check"
+	@echo "make postman - run the Postman collection with newman against a throwaway server"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,17 @@ lint: install-dev
 format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# newman (pinned in postman/package-lock.json) in postman/node_modules; Debian's Node.js and npm
+# are installed first where npm is missing.
+postman/node_modules/.installed: postman/package.json postman/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: installing Debian's nodejs and npm"; \
+		apt-get update -q && apt-get install -y -q nodejs npm; }
+	npm ci --prefix postman --no-audit --no-fund --loglevel=error
+	@touch $@
+
+postman: install postman/node_modules/.installed
+	bash postman/run.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles
