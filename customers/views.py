@@ -41,7 +41,11 @@ from customers.services import customer_create, customer_delete, customer_update
 HELLO = ["hello"]
 
 
-@extend_schema_view(get=extend_schema(operation_id="public", responses=MessageSerializer))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="public", summary="Hello, no token needed", responses=MessageSerializer
+    )
+)
 @extend_schema(tags=HELLO)
 class PublicView(APIView):
     """No token needed; a token, valid or not, is not even looked at."""
@@ -58,7 +62,13 @@ class PublicView(APIView):
         )
 
 
-@extend_schema_view(get=extend_schema(operation_id="private", responses=PrivateMessageSerializer))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="private",
+        summary="Hello, with any valid token",
+        responses=PrivateMessageSerializer,
+    )
+)
 @extend_schema(tags=HELLO)
 class PrivateView(APIView):
     """Any valid access token."""
@@ -76,7 +86,11 @@ class PrivateView(APIView):
 
 
 @extend_schema_view(
-    get=extend_schema(operation_id="private_scoped", responses=PrivateMessageSerializer)
+    get=extend_schema(
+        operation_id="private_scoped",
+        summary="Hello, with the read:messages scope",
+        responses=PrivateMessageSerializer,
+    )
 )
 @extend_schema(tags=HELLO)
 class PrivateScopedView(APIView):
