@@ -51,7 +51,7 @@ server_pid=$!
 
 # Tokens travel in environment variables, never on a command line (where `ps` shows them).
 export POSTMAN_BASE_URL="$base_url" POSTMAN_TOKEN="$token" POSTMAN_TOKEN_NO_SCOPE="$token_no_scope"
-export POSTMAN_TOKEN_OTHER_USER="$token_other_user"
+export POSTMAN_TOKEN_OTHER_USER="$token_other_user" POSTMAN_SERVER_PID="$server_pid"
 
 # Wait (at most 30 s) until the server answers and the signing keys are loaded.
 "$PY" - <<'PYTHON' || { cat "$workdir/server.log" >&2; exit 1; }
@@ -71,6 +71,10 @@ while True:
                 break
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         pass
+    try:
+        os.kill(int(os.environ["POSTMAN_SERVER_PID"]), 0)
+    except ProcessLookupError:
+        sys.exit("The development server stopped before it became ready.")
     if time.monotonic() > deadline:
         sys.exit(f"The server at {base_url} did not become ready within 30 seconds.")
     time.sleep(0.2)
