@@ -4,6 +4,10 @@ The `jwks_server` fixture (conftest.py) points `AUTH0["JWKS_URL"]` at a real HTT
 127.0.0.1; nothing here reaches a real Auth0 tenant.
 """
 
+import os
+import tempfile
+from pathlib import Path
+
 from auth0_django_example.settings import *  # noqa: F403
 
 SECRET_KEY = "test-only-secret-key-not-for-any-deployment"  # noqa: S105
@@ -17,6 +21,15 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+# A test database file, not Django's in-memory default: shared-cache memory databases lock whole
+# tables and fail at once ("database table is locked") where a real SQLite file waits its turn,
+# so the concurrent-request tests would test the test set-up instead of the service.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(
+            Path(tempfile.gettempdir()) / f"auth0-django-example-test-{os.getpid()}.sqlite3"
+        )
+    }
 
 AUTH0 = {
     "ISSUER": "https://tenant.example.test/",

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from auth0_jwt.models import Auth0Identity
 
 MAX_SUBJECT_LENGTH = 255
+CREATE_ATTEMPTS = 3
 
 
 def username_for_subject(sub: str) -> str:
@@ -33,17 +34,21 @@ def get_or_create_user_for_subject(sub: str):
     """The user of `sub`, created on first sight; safe when several first requests race."""
     if len(sub) > MAX_SUBJECT_LENGTH:
         raise ValueError(f"sub is longer than {MAX_SUBJECT_LENGTH} characters")
-    identity = Auth0Identity.objects.select_related("user").filter(sub=sub).first()
-    if identity is not None:
-        return identity.user
     User = get_user_model()
-    try:
-        with transaction.atomic():
-            user = User(**{User.USERNAME_FIELD: _free_username(sub)})
-            user.set_unusable_password()
-            user.save()
-            Auth0Identity.objects.create(sub=sub, user=user)
-            return user
-    except IntegrityError:
-        # Another request created this subject's user first; use theirs.
-        return Auth0Identity.objects.select_related("user").get(sub=sub).user
+    for _attempt in range(CREATE_ATTEMPTS):
+        identity = Auth0Identity.objects.select_related("user").filter(sub=sub).first()
+        if identity is not None:
+            return identity.user
+        try:
+            with transaction.atomic():
+                user = User(**{User.USERNAME_FIELD: _free_username(sub)})
+                user.set_unusable_password()
+                user.save()
+                Auth0Identity.objects.create(sub=sub, user=user)
+                return user
+        except IntegrityError:
+            # A concurrent request won: it created this subject's user (the next read finds it),
+            # or took the username another subject maps to (the next try picks a suffixed one).
+            # The atomic block rolled back, so the connection is usable (PostgreSQL too).
+            continue
+    return Auth0Identity.objects.select_related("user").get(sub=sub).user
