@@ -10,6 +10,8 @@ PORT ?= 8000
 help:
 	@echo "make run    - create .venv, install, migrate, serve on http://$(HOST):$(PORT)/"
 	@echo "make test   - install test tools and run the whole test suite"
+	@echo "make serve  - collectstatic, migrate, then gunicorn (production-style) on $(HOST):$(PORT)"
+	@echo "make test-postgres - the whole suite again on a throwaway PostgreSQL server"
 	@echo "make lint   - ruff check and format check"
 	@echo "make postman - run the Postman collection with newman against a throwaway server"
 
@@ -39,6 +41,23 @@ run: install
 		echo "Created .env from .env.example: development mode, local development issuer."; }
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+.PHONY: serve test-postgres
+
+# Production-style on this machine: static files collected (hashed, compressed), then gunicorn with
+# gunicorn.conf.py on http://$(HOST):$(PORT)/. Settings come from .env (created as for `make run`);
+# with the production variables (README "Deploying") it refuses to start until they are all set.
+serve: install
+	@[ -f .env ] || { cp .env.example .env && \
+		echo "Created .env from .env.example: development mode, local development issuer."; }
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py migrate --noinput
+	GUNICORN_BIND=$${GUNICORN_BIND:-$(HOST):$(PORT)} $(VENV)/bin/gunicorn -c gunicorn.conf.py
+
+# The whole suite on a throwaway PostgreSQL server on 127.0.0.1 (Debian's postgresql package is
+# installed when missing, which needs root); CI runs it after `make test`.
+test-postgres: install-dev
+	bash scripts/test-postgres.sh
 
 test: install-dev
 	$(PY) -m pytest

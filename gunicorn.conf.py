@@ -1,0 +1,87 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py` (or `make serve`).
+
+Every number comes from the environment with a default that suits a small container. gunicorn
+does not run Django's system checks, so `on_starting` runs them and refuses to start, one line per
+problem, before any worker is forked. Workers load the app themselves (no preload), so each one
+starts its own background JWKS load (auth0_django_example/wsgi.py).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BASE_DIR))
+# The same .env as the settings (variables already in the environment win).
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _whole_number(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        sys.exit(f"{name} must be a whole number >= {minimum}, got {raw!r}.")
+    return int(raw)
+
+
+chdir = str(BASE_DIR)
+wsgi_app = "auth0_django_example.wsgi:application"
+preload_app = False
+
+# Behind a proxy: GUNICORN_BIND=0.0.0.0:8000 (or the proxy's side of a private network).
+bind = os.environ.get("GUNICORN_BIND", "").strip() or "127.0.0.1:8000"
+workers = _whole_number("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1)
+# More than one thread selects the gthread worker: a request waiting on the JWKS or the database
+# does not hold up the others in its process.
+threads = _whole_number("GUNICORN_THREADS", 4)
+timeout = _whole_number("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _whole_number("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = 5
+
+# Access tokens may be up to 16 KiB (the verifier's own limit answers beyond that, not a bare 400).
+limit_request_field_size = 24 * 1024
+
+# Several instances may share a host; the runtime control socket is not used.
+control_socket_disable = True
+# Worker heartbeats in memory, as gunicorn recommends for containers.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+# Logs: everything on stderr, through the same text/JSON formatters as Django (LOG_FORMAT).
+logger_class = "auth0_django_example.gunicorn_logging.AccessLogger"
+accesslog = "-"
+errorlog = "-"
+# The path without its query string (which could carry a token); whatever this format says, the
+# logger class also blanks credential headers and redacts tokens.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+
+def _logconfig_dict() -> dict:
+    """The settings' choice of LOG_FORMAT and LOG_LEVEL (bad values are reported at start)."""
+    import logging
+
+    from auth0_django_example.logs import logging_config
+
+    debug = os.environ.get("DJANGO_DEBUG", "").strip().lower() in environ.Env.BOOLEAN_TRUE_STRINGS
+    log_format = os.environ.get("LOG_FORMAT", "").strip().lower() or ("text" if debug else "json")
+    level = os.environ.get("LOG_LEVEL", "").strip().upper() or "INFO"
+    if not isinstance(logging.getLevelName(level), int):
+        level = "INFO"
+    return logging_config(log_format, level)
+
+
+logconfig_dict = _logconfig_dict()
+
+
+def on_starting(server):
+    """Refuse to start, one line per problem, when Django's system checks report errors."""
+    from auth0_django_example.checks import startup_errors
+
+    errors = startup_errors()
+    if errors:
+        for error in errors:
+            print(error, file=sys.stderr)
+        sys.exit(f"Refusing to start: {len(errors)} configuration error(s) above.")
