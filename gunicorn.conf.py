@@ -41,6 +41,8 @@ threads = _whole_number("GUNICORN_THREADS", 4)
 timeout = _whole_number("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _whole_number("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = 5
+# The proxies whose X-Forwarded-Proto/-For gunicorn believes (it reads this before the .env).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1,::1"
 
 # Access tokens may be up to 16 KiB (the verifier's own limit answers beyond that, not a bare 400).
 limit_request_field_size = 24 * 1024

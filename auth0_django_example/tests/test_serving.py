@@ -369,6 +369,7 @@ def test_database_outage_answers_503_and_the_service_recovers_without_a_restart(
             assert (answer.status, answer.json()) == (503, DATABASE_UNAVAILABLE)
             assert answer.headers["Retry-After"] == "5"
     assert server.get("/healthz").status == 200  # alive, just not ready
+    assert server.get("/api/public/", headers=PROXIED).status == 200  # needs no database
 
     database.up()
     for _ in range(4):
