@@ -37,7 +37,7 @@ AUTH0 = {
     "JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json",  # replaced by the jwks_server fixture
     "ALGORITHMS": "RS256",
     "LEEWAY": 60,
-    "JWKS_TIMEOUT": 2,
+    "JWKS_TIMEOUT": 5,  # generous: a loaded CI machine must not turn a healthy fetch into a failure
     "JWKS_CACHE_LIFETIME": 600,
     "JWKS_MIN_REFETCH_INTERVAL": 30,
     "LOCAL_ISSUER": False,

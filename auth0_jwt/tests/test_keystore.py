@@ -25,7 +25,7 @@ from conftest import KID, public_jwk
 def make_store(server, clock, **options):
     options.setdefault("min_refetch_interval", 30)
     options.setdefault("cache_lifetime", 600)
-    return JWKSKeyStore(HTTPJWKSSource(server.jwks_url, timeout=1), clock=clock, **options)
+    return JWKSKeyStore(HTTPJWKSSource(server.jwks_url, timeout=5), clock=clock, **options)
 
 
 def certificate_b64(private_key) -> str:
@@ -147,7 +147,7 @@ def test_document_without_usable_keys_is_an_error(document, message):
 
 
 def test_http_source_reads_the_key_set(jwks_server, rsa_key):
-    assert HTTPJWKSSource(jwks_server.jwks_url, timeout=1)() == {"keys": [public_jwk(rsa_key)]}
+    assert HTTPJWKSSource(jwks_server.jwks_url, timeout=5)() == {"keys": [public_jwk(rsa_key)]}
 
 
 @pytest.mark.parametrize(
@@ -160,7 +160,7 @@ def test_http_source_reads_the_key_set(jwks_server, rsa_key):
 def test_http_source_reports_bad_answers(jwks_server, status, body, message):
     jwks_server.status, jwks_server.body = status, body
     with pytest.raises(JWKSError) as excinfo:
-        HTTPJWKSSource(jwks_server.jwks_url, timeout=1)()
+        HTTPJWKSSource(jwks_server.jwks_url, timeout=5)()
     assert str(excinfo.value) == message
 
 
@@ -180,7 +180,7 @@ def test_http_source_reports_a_refused_connection(unused_tcp_port):
 def test_http_source_refuses_an_oversized_key_set(jwks_server):
     jwks_server.body = b'{"keys": [' + b" " * (1024 * 1024 + 1) + b"]}"
     with pytest.raises(JWKSError) as excinfo:
-        HTTPJWKSSource(jwks_server.jwks_url, timeout=1)()
+        HTTPJWKSSource(jwks_server.jwks_url, timeout=5)()
     assert str(excinfo.value) == "the JWKS is larger than 1048576 bytes"
 
 
@@ -312,7 +312,7 @@ def test_concurrent_unknown_kids_share_one_fetch(jwks_server, clock, rsa_key, ot
 
 def test_load_in_background_retries_until_the_keys_arrive(jwks_server):
     jwks_server.status = 500
-    store = JWKSKeyStore(HTTPJWKSSource(jwks_server.jwks_url, timeout=1))
+    store = JWKSKeyStore(HTTPJWKSSource(jwks_server.jwks_url, timeout=5))
     thread = store.load_in_background(max_delay=0.05)
     deadline = time.monotonic() + 5
     while jwks_server.fetches < 1 and time.monotonic() < deadline:
