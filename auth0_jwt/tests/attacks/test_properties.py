@@ -13,8 +13,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from auth0_jwt.keystore import JWKSError, SigningKey, parse_jwks
 from auth0_jwt.tests.attacks.support import PRIVATE, SCOPED, claims
-from conftest import AUDIENCE, ISSUER, KID, bearer, sign_compact
+from auth0_jwt.tests.attacks.test_algorithms import ec_jwk
+from auth0_jwt.verifier import build_token_verifier, reset_token_verifier
+from conftest import AUDIENCE, ISSUER, KID, bearer, public_jwk, sign_compact
 
 pytestmark = pytest.mark.django_db
 
@@ -286,9 +289,10 @@ def test_signed_token_with_arbitrary_claims_is_answered_as_the_rules_say(
     api_client, rsa_key, specs, extras, header_extras
 ):
     moment = time.time()
-    payload = build_payload(specs, extras, moment)
+    encoded = json.dumps(build_payload(specs, extras, moment)).encode()
+    payload = json.loads(encoded)  # as the API reads it (surrogate pairs joined, ...)
     header = {**header_extras, "alg": "RS256", "kid": KID}
-    token = sign_compact(header, json.dumps(payload).encode(), rsa_key)
+    token = sign_compact(header, encoded, rsa_key)
     verdict = expected_verdict(payload, moment)
     for attempt in ("first", "cached"):  # the verified-token cache must answer the same
         response = api_client.get(SCOPED, **bearer(token))
@@ -337,6 +341,7 @@ def test_any_subject_is_echoed_exactly_or_refused(api_client, rsa_key, sub):
     )
     response = api_client.get(PRIVATE, **bearer(token))
     assert_rfc6750_answer(response, allowed=(401,))
+    sub = json.loads(json.dumps(sub))  # as the API reads it: JSON joins "\ud800\udc00" pairs
     if acceptable_subject(sub):
         assert response.json() == {
             "message": "Hello from a private endpoint! You need to be authenticated to see this.",
@@ -344,3 +349,62 @@ def test_any_subject_is_echoed_exactly_or_refused(api_client, rsa_key, sub):
         }
     else:
         assert response.status_code == 401
+
+
+# --- Arbitrary key sets ---------------------------------------------------------------------------
+
+JWK_FIELDS = ["kid", "kty", "use", "key_ops", "alg", "n", "e", "x5c", "crv", "x", "y", "d"]
+JWK_VALUES = st.one_of(json_values, st.sampled_from(["RSA", "EC", "sig", "enc", "AQAB", "P-256"]))
+
+
+@st.composite
+def jwks_documents(draw, real_keys):
+    """Arbitrary JSON, or a key set of real JWKs with fields dropped or replaced, and junk."""
+    if draw(st.booleans()):
+        return draw(json_values)
+    entries = []
+    for base in draw(st.lists(st.sampled_from([*real_keys, None]), max_size=3)):
+        if base is None:
+            entries.append(draw(json_values))
+            continue
+        entry = dict(base)
+        for name in draw(st.sets(st.sampled_from(sorted(entry)), max_size=2)):
+            del entry[name]
+        entry.update(draw(st.dictionaries(st.sampled_from(JWK_FIELDS), JWK_VALUES, max_size=3)))
+        entries.append(entry)
+    return {"keys": entries}
+
+
+@PROPERTY
+@given(data=st.data())
+def test_any_key_set_document_yields_keys_or_a_jwks_error(rsa_key, ec_key, data):
+    real_keys = [public_jwk(rsa_key), ec_jwk(ec_key)]
+    document = data.draw(jwks_documents(real_keys))
+    for algorithms in (("RS256",), ("RS256", "ES256"), ("PS256", "ES384")):
+        try:
+            keys, _ = parse_jwks(document, algorithms=algorithms)
+        except JWKSError:
+            continue
+        assert keys and all(isinstance(key, SigningKey) for key in keys.values())
+
+
+@settings(PROPERTY, max_examples=50)  # each example is a real JWKS fetch (~20-50 ms)
+@given(data=st.data())
+def test_any_key_set_served_by_the_idp_gives_a_200_401_or_503(
+    api_client, rsa_key, ec_key, make_token, jwks_server, clock, data
+):
+    real_jwk = public_jwk(rsa_key)
+    document = data.draw(jwks_documents([real_jwk, ec_jwk(ec_key)]))
+    jwks_server.document = document
+    reset_token_verifier(build_token_verifier(clock=clock))
+    response = api_client.get(PRIVATE, **bearer(make_token()))
+    assert response.status_code in (200, 401, 503), response.content
+    if response.status_code == 200:
+        assert any(
+            isinstance(entry, dict)
+            and entry.get("kid") == KID
+            and (entry.get("n"), entry.get("e")) == (real_jwk["n"], real_jwk["e"])
+            for entry in document["keys"]
+        )
+    elif response.status_code == 401:
+        assert_rfc6750_answer(response, allowed=(401,))
