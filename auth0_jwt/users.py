@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from auth0_jwt.models import Auth0Identity
+from auth0_jwt.user_lookup import find_user_for_subject
 
 MAX_SUBJECT_LENGTH = 255
 CREATE_ATTEMPTS = 3
@@ -36,9 +37,9 @@ def get_or_create_user_for_subject(sub: str):
         raise ValueError(f"sub is longer than {MAX_SUBJECT_LENGTH} characters")
     User = get_user_model()
     for _attempt in range(CREATE_ATTEMPTS):
-        identity = Auth0Identity.objects.select_related("user").filter(sub=sub).first()
-        if identity is not None:
-            return identity.user
+        user = find_user_for_subject(sub)  # the common case: one precompiled query
+        if user is not None:
+            return user
         try:
             with transaction.atomic():
                 user = User(**{User.USERNAME_FIELD: _free_username(sub)})
