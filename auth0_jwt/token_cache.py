@@ -13,19 +13,28 @@ Rules:
 - an entry is stored only if its key is still the current key for its `kid`, so a token verified
   with a key that is being withdrawn cannot slip in after the purge;
 - one lock guards the dictionary; the hit path holds it for a lookup and a move.
+
+`SharedValues` keeps a full cache small: what verified tokens have in common (claim names, the
+issuer, the audience, scope sets, headers) is held once, not once per token.
 """
 
+import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from auth0_jwt.keystore import KeySet, SigningKey
     from auth0_jwt.verifier import VerifiedToken
 
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
+MAX_SHARED_VALUES = 1024
+MAX_INTERNED_LENGTH = 256
+# Claims whose values differ in every token: interning them would only cost memory.
+UNIQUE_CLAIMS = frozenset({"jti"})
 
 
 class _Entry(NamedTuple):
@@ -138,3 +147,55 @@ def _same_key(old: "SigningKey", new: "SigningKey | None") -> bool:
         and new.algorithm == old.algorithm
         and new.public_key.public_numbers() == old.public_key.public_numbers()
     )
+
+
+class SharedValues:
+    """One copy of what many verified tokens have in common, for the verifier to build them from.
+
+    Fed only with tokens that passed verification (the issuer's own content); the tables of
+    shared headers and scope sets are bounded, and past the bound values are simply not shared.
+    """
+
+    def __init__(self, max_size: int = MAX_SHARED_VALUES):
+        self.max_size = max_size
+        self._headers: dict[str, Mapping[str, Any]] = {}
+        self._scope_sets: dict[frozenset[str], frozenset[str]] = {}
+
+    def claims(self, claims: dict) -> dict:
+        """`claims` with its names and short strings interned (except per-token ones)."""
+        return {
+            sys.intern(name): value if name in UNIQUE_CLAIMS else _interned(value)
+            for name, value in claims.items()
+        }
+
+    def known_header(self, segment: str) -> Mapping[str, Any] | None:
+        """The header of an earlier verified token whose header segment is `segment`, if any."""
+        return self._headers.get(segment)
+
+    def header(self, segment: str, header: dict) -> Mapping[str, Any]:
+        """A read-only header shared by every token whose header segment is `segment`."""
+        shared = self._headers.get(segment)
+        if shared is None:
+            shared = MappingProxyType(self.claims(header))
+            if len(self._headers) < self.max_size:
+                shared = self._headers.setdefault(segment, shared)
+        return shared
+
+    def scopes(self, scopes: frozenset[str]) -> frozenset[str]:
+        """The one frozenset equal to `scopes`."""
+        shared = self._scope_sets.get(scopes)
+        if shared is None:
+            shared = frozenset(_interned(scope) for scope in scopes)
+            if len(self._scope_sets) < self.max_size:
+                shared = self._scope_sets.setdefault(shared, shared)
+        return shared
+
+
+def _interned(value):
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= MAX_INTERNED_LENGTH else value
+    if isinstance(value, list):
+        return [_interned(item) for item in value]
+    if isinstance(value, dict):
+        return {_interned(name): _interned(item) for name, item in value.items()}
+    return value

@@ -24,7 +24,12 @@ from auth0_jwt.keystore import (
     KeySetUnavailable,
     UnknownSigningKey,
 )
-from auth0_jwt.token_cache import DEFAULT_TOKEN_CACHE_SIZE, VerifiedTokenCache, time_window
+from auth0_jwt.token_cache import (
+    DEFAULT_TOKEN_CACHE_SIZE,
+    SharedValues,
+    VerifiedTokenCache,
+    time_window,
+)
 
 MAX_TOKEN_LENGTH = 16 * 1024
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
@@ -49,7 +54,7 @@ class TokenRejected(Exception):
 __all__ = ["KeySetUnavailable", "TokenRejected", "TokenVerifier", "VerifiedToken"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VerifiedToken:
     """Claims of a token that passed every check, with the facts the service needs from them."""
 
@@ -111,6 +116,7 @@ class TokenVerifier:
         self.now = now
         self._jwt = jwt.PyJWT()
         self.token_cache = VerifiedTokenCache(max_size=token_cache_size, leeway=leeway, now=now)
+        self._shared = SharedValues()
         key_store.add_listener(self.token_cache.on_key_set_changed)
         if key_store.key_set is not None:
             self.token_cache.on_key_set_changed(key_store.key_set)
@@ -126,10 +132,20 @@ class TokenVerifier:
         if token is not None:
             return token
         self._check_shape(raw_token)
-        header = self._get_header(raw_token)
-        self._check_claim_types(decode_segment(raw_token, 1, "payload"))
-        key = self._get_key(header)
-        claims = self._decode(raw_token, key, header["alg"])
+        header_segment = raw_token.partition(".")[0]
+        # A header already seen on a verified token was parsed and checked then.
+        header = self._shared.known_header(header_segment) or self._get_header(raw_token)
+        try:
+            key = self._get_key(header)
+            claims = self._decode(raw_token, key, header["alg"])
+        except (TokenRejected, KeySetUnavailable):
+            # Time claims that are not numbers are the reason given first, whatever else fails.
+            self._check_claim_types(decode_segment(raw_token, 1, "payload"))
+            raise
+        self._check_claim_types(claims)  # on PyJWT's claims: the payload is parsed only once
+        # Many cached tokens hold the same names and values: keep one copy of each.
+        claims = self._shared.claims(claims)
+        header = self._shared.header(header_segment, header)
         token = self._build_verified_token(claims, header)
         self._check_time_window(token)
         self.token_cache.put(raw_token, token, key)
@@ -214,7 +230,7 @@ class TokenVerifier:
             claims=claims,
             header=header,
             subject=subject,
-            scopes=_scopes(claims),
+            scopes=self._shared.scopes(_scopes(claims)),
             expires_at=float(claims["exp"]),
             not_before=float(claims["nbf"]) if "nbf" in claims else None,
             kid=header["kid"],
