@@ -11,7 +11,6 @@ It knows HTTP and time, not requests or tokens. Rules:
 """
 
 import base64
-import http.client
 import json
 import logging
 import math
@@ -100,7 +99,7 @@ class HTTPJWKSSource:
             raise JWKSError(f"the JWKS endpoint answered HTTP {exc.code}") from None
         except urllib.error.URLError as exc:
             raise JWKSError(_describe_network_error(exc.reason, self.timeout)) from None
-        except (OSError, ValueError, http.client.HTTPException) as exc:
+        except (OSError, ValueError) as exc:
             raise JWKSError(_describe_network_error(exc, self.timeout)) from None
         try:
             return json.loads(body)
@@ -130,8 +129,6 @@ def _describe_network_error(reason: object, timeout: float) -> str:
         return f"the JWKS host did not answer within {timeout:g} s"
     if isinstance(reason, ConnectionRefusedError):
         return "the JWKS host refused the connection"
-    if isinstance(reason, http.client.HTTPException):  # a bad status line, headers or chunks
-        return f"the JWKS host did not answer in valid HTTP ({type(reason).__name__})"
     return f"the JWKS could not be fetched ({reason})"
 
 
@@ -173,7 +170,7 @@ def build_signing_key(entry: Any, *, key_types: set[str]) -> SigningKey:
     if not isinstance(kid, str) or not kid:
         raise ValueError("no kid")
     key_type = entry.get("kty")
-    if not isinstance(key_type, str) or key_type not in key_types:
+    if key_type not in key_types:
         raise ValueError(f"key type {key_type!r} does not fit the accepted algorithms")
     if entry.get("use", "sig") != "sig":
         raise ValueError("not a signature key")
@@ -304,6 +301,11 @@ class JWKSKeyStore:
         with self._fetch_lock:
             return self._fetch() is not None
 
+    def _load_if_missing(self) -> bool:
+        """Fetch unless a key set is loaded (perhaps by a request while this thread waited)."""
+        with self._fetch_lock:
+            return self._key_set is not None or self._fetch() is not None
+
     def _refresh(self, *, wait: bool, unknown_kid: bool = False) -> KeySet | None:
         """Fetch if the rate limits allow and no other thread just did; return the newest keys."""
         attempts_seen = self._attempts
@@ -323,7 +325,14 @@ class JWKSKeyStore:
 
     def _fetch(self) -> KeySet | None:
         """Fetch and parse the JWKS (caller holds the lock); keep the old key set on failure."""
-        self._attempts += 1
+        try:
+            return self._fetch_once()
+        finally:
+            # Counted once done: a caller that arrived while this fetch was in flight then sees
+            # that a fetch happened since it looked, and uses its result instead of fetching again.
+            self._attempts += 1
+
+    def _fetch_once(self) -> KeySet | None:
         self.fetch_count += 1
         self._last_attempt_at = self.clock()
         started = time.monotonic()
@@ -380,7 +389,7 @@ class JWKSKeyStore:
             delay = min(1.0, max_delay)
             while self._key_set is None:
                 try:
-                    if self.refresh():
+                    if self._load_if_missing():
                         return
                 except Exception:  # noqa: BLE001 - a start-up helper must never kill the process
                     logger.exception("Unexpected error while loading the JWKS")
