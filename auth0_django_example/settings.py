@@ -147,9 +147,27 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------------
 
+
+def database_config(url: str, default: str) -> dict:
+    """Django's DATABASES entry for a PostgreSQL or SQLite URL; a bad URL is reported (without its
+    value, which may hold a password) and the default is used so that the report can be made."""
+    try:
+        config = environ.Env.db_url_config(url)
+    except (ValueError, KeyError):
+        config = {}
+    if config.get("ENGINE") in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+        return config
+    ENVIRONMENT_ERRORS.append(
+        "DATABASE_URL must look like postgres://USER:PASSWORD@HOST:5432/NAME or "
+        "sqlite:////absolute/path.sqlite3; the value set is not one (it is not shown here)."
+    )
+    return environ.Env.db_url_config(default)
+
+
+_default_database_url = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASES = {
-    "default": environ.Env.db_url_config(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    "default": database_config(
+        env_str("DATABASE_URL", _default_database_url), _default_database_url
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

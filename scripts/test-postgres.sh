@@ -10,8 +10,12 @@ cd "$(dirname "$0")/.."
 
 PY=${PY:-.venv/bin/python}
 
-newest_pg_bin() {
-    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+newest_pg_bin() {  # the newest installed server (a client-only package has no initdb)
+    local bin found=""
+    for bin in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V); do
+        [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ] && found=$bin
+    done
+    echo "$found"
 }
 
 PG_BIN=$(newest_pg_bin)

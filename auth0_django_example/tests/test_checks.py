@@ -76,6 +76,22 @@ def test_bad_values_are_named_one_line_each_instead_of_a_traceback():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "url", ["nonsense", "mysql://u:hunter22@db/x", "postgres://u:hunter22@db:notaport/x"]
+)
+def test_a_bad_database_url_is_one_line_that_does_not_repeat_it(url):
+    result = manage("check", env=clean_environment(DJANGO_DEBUG="1", DATABASE_URL=url))
+    assert result.returncode == 1
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("?: (")]
+    assert error_lines == [
+        "?: (auth0_django_example.E003) DATABASE_URL must look like "
+        "postgres://USER:PASSWORD@HOST:5432/NAME or sqlite:////absolute/path.sqlite3; the value "
+        "set is not one (it is not shown here)."
+    ]
+    assert "hunter22" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
 def test_development_mode_needs_none_of_the_production_variables():
     result = manage("check", env=clean_environment(DJANGO_DEBUG="1"))
     assert (result.returncode, result.stdout) == (
