@@ -12,6 +12,7 @@ help:
 	@echo "make test   - install test tools and run the whole test suite"
 	@echo "make serve  - collectstatic, migrate, then gunicorn (production-style) on $(HOST):$(PORT)"
 	@echo "make test-postgres - the whole suite again on a throwaway PostgreSQL server"
+	@echo "make soak   - gunicorn under concurrent clients while the JWKS flips healthy/failing"
 	@echo "make lint   - ruff check and format check"
 	@echo "make postman - run the Postman collection with newman against a throwaway server"
 
@@ -61,6 +62,14 @@ test-postgres: install-dev
 
 test: install-dev
 	$(PY) -m pytest
+
+.PHONY: soak
+
+# Not part of `make test`: gunicorn on 127.0.0.1 driven by concurrent clients for SOAK_SECONDS
+# (default 30) while a local JWKS server flips between healthy and failing; exits 1 on any 5xx,
+# any non-2xx to a valid token, any bad token accepted, or too many JWKS fetches.
+soak: install
+	$(PY) scripts/soak.py
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
