@@ -18,6 +18,7 @@ Rules:
 issuer, the audience, scope sets, headers) is held once, not once per token.
 """
 
+import math
 import sys
 import threading
 import time
@@ -46,8 +47,9 @@ class _Entry(NamedTuple):
 
 def time_window(token: "VerifiedToken", leeway: float) -> tuple[float, float]:
     """The clock readings, leeway included, between which `token` is acceptable: [from, until)."""
-    starts = [token.claims[name] for name in ("nbf", "iat") if token.claims.get(name) is not None]
-    valid_from = max(starts) - leeway if starts else -float("inf")
+    nbf, iat = token.claims.get("nbf"), token.claims.get("iat")
+    starts = nbf if iat is None else iat if nbf is None else max(nbf, iat)
+    valid_from = -math.inf if starts is None else starts - leeway
     return valid_from, token.expires_at + leeway
 
 
@@ -94,11 +96,18 @@ class VerifiedTokenCache:
             del self._entries[raw_token]
             return None
 
-    def put(self, raw_token: str, token: "VerifiedToken", key: "SigningKey") -> bool:
-        """Store a fully verified token with the key that verified it; True if it was stored."""
+    def put(
+        self,
+        raw_token: str,
+        token: "VerifiedToken",
+        key: "SigningKey",
+        window: tuple[float, float] | None = None,
+    ) -> bool:
+        """Store a fully verified token with the key that verified it (and its `time_window`, if
+        the caller has it already); True if it was stored."""
         if not self.max_size:
             return False
-        valid_from, valid_until = time_window(token, self.leeway)
+        valid_from, valid_until = window or time_window(token, self.leeway)
         with self._lock:
             if self._keys.get(token.kid) is not key:
                 return False  # the key set changed since this token's key was looked up
@@ -163,10 +172,17 @@ class SharedValues:
 
     def claims(self, claims: dict) -> dict:
         """`claims` with its names and short strings interned (except per-token ones)."""
-        return {
-            sys.intern(name): value if name in UNIQUE_CLAIMS else _interned(value)
-            for name, value in claims.items()
-        }
+        shared = {}
+        for name, value in claims.items():
+            if name in UNIQUE_CLAIMS:
+                pass
+            elif value.__class__ is str:
+                if len(value) <= MAX_INTERNED_LENGTH:
+                    value = sys.intern(value)
+            elif isinstance(value, (list, dict)):
+                value = _interned(value)
+            shared[sys.intern(name)] = value
+        return shared
 
     def known_header(self, segment: str) -> Mapping[str, Any] | None:
         """The header of an earlier verified token whose header segment is `segment`, if any."""

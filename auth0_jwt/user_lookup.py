@@ -11,6 +11,7 @@ changed) in the admin is seen on the very next request, in every worker.
 """
 
 import functools
+import threading
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -58,11 +59,26 @@ def find_user_for_subject(sub: str):
     if row is None:
         return None
     values = list(row)
-    compiler = connection.ops.compiler("SQLCompiler")(None, connection, alias)
-    converters = compiler.get_converters(query.columns)
+    compiler, converters = _converters(connection, alias, query)
     if converters:
         values = next(compiler.apply_converters([values], converters))
     return User.from_db(alias, query.field_names, values)
+
+
+_per_thread = threading.local()
+
+
+def _converters(connection, alias: str, query: CompiledUserQuery):
+    """The ORM's value converters for the query's columns on this thread's connection."""
+    cached = getattr(_per_thread, "converters", None)
+    if cached is None:
+        cached = _per_thread.converters = {}
+    entry = cached.get(alias)
+    if entry is None or entry[0] is not connection or entry[1] is not query:
+        compiler = connection.ops.compiler("SQLCompiler")(None, connection, alias)
+        entry = (connection, query, compiler, compiler.get_converters(query.columns))
+        cached[alias] = entry
+    return entry[2], entry[3]
 
 
 @receiver(setting_changed)

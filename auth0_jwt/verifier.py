@@ -147,8 +147,8 @@ class TokenVerifier:
         claims = self._shared.claims(claims)
         header = self._shared.header(header_segment, header)
         token = self._build_verified_token(claims, header)
-        self._check_time_window(token)
-        self.token_cache.put(raw_token, token, key)
+        window = self._check_time_window(token)
+        self.token_cache.put(raw_token, token, key, window)
         return token
 
     def _check_shape(self, raw_token: str) -> None:
@@ -211,14 +211,16 @@ class TokenVerifier:
             if claims.get(name) is not None and not _is_numeric_date(claims[name]):
                 raise TokenRejected(f"The token's {name} claim is not a number of seconds.")
 
-    def _check_time_window(self, token: VerifiedToken) -> None:
-        """PyJWT's exp/nbf/iat rules again, on `self.now`: the clock the token cache uses."""
+    def _check_time_window(self, token: VerifiedToken) -> tuple[float, float]:
+        """PyJWT's exp/nbf/iat rules again, on `self.now` (the clock the token cache uses);
+        return the token's time window."""
         valid_from, valid_until = time_window(token, self.leeway)
         now = self.now()
         if now >= valid_until:
             raise TokenRejected(EXPIRED)
         if now < valid_from:
             raise TokenRejected(NOT_YET_VALID)
+        return valid_from, valid_until
 
     def _build_verified_token(self, claims: dict, header: dict) -> VerifiedToken:
         subject = claims["sub"]
