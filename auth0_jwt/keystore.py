@@ -11,6 +11,7 @@ It knows HTTP and time, not requests or tokens. Rules:
 """
 
 import base64
+import http.client
 import json
 import logging
 import math
@@ -99,7 +100,7 @@ class HTTPJWKSSource:
             raise JWKSError(f"the JWKS endpoint answered HTTP {exc.code}") from None
         except urllib.error.URLError as exc:
             raise JWKSError(_describe_network_error(exc.reason, self.timeout)) from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
             raise JWKSError(_describe_network_error(exc, self.timeout)) from None
         try:
             return json.loads(body)
@@ -129,6 +130,8 @@ def _describe_network_error(reason: object, timeout: float) -> str:
         return f"the JWKS host did not answer within {timeout:g} s"
     if isinstance(reason, ConnectionRefusedError):
         return "the JWKS host refused the connection"
+    if isinstance(reason, http.client.HTTPException):  # a bad status line, headers or chunks
+        return f"the JWKS host did not answer in valid HTTP ({type(reason).__name__})"
     return f"the JWKS could not be fetched ({reason})"
 
 
@@ -170,7 +173,7 @@ def build_signing_key(entry: Any, *, key_types: set[str]) -> SigningKey:
     if not isinstance(kid, str) or not kid:
         raise ValueError("no kid")
     key_type = entry.get("kty")
-    if key_type not in key_types:
+    if not isinstance(key_type, str) or key_type not in key_types:
         raise ValueError(f"key type {key_type!r} does not fit the accepted algorithms")
     if entry.get("use", "sig") != "sig":
         raise ValueError("not a signature key")
