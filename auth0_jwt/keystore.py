@@ -91,9 +91,12 @@ class HTTPJWKSSource:
             headers={"Accept": "application/json", "User-Agent": "auth0-django-example"},
         )
         deadline = time.monotonic() + self.timeout
+        # Loading the trust store costs ~50 ms: only for https (a plain-http URL is a test or a
+        # local issuer; should it redirect to https, urllib makes a default context itself).
+        context = ssl.create_default_context() if self.url.startswith("https://") else None
         try:
             with urllib.request.urlopen(  # noqa: S310
-                request, timeout=self.timeout, context=ssl.create_default_context()
+                request, timeout=self.timeout, context=context
             ) as response:
                 body = self._read_body(response, deadline)
         except urllib.error.HTTPError as exc:
