@@ -13,6 +13,7 @@ help:
 	@echo "make serve  - collectstatic, migrate, then gunicorn (production-style) on $(HOST):$(PORT)"
 	@echo "make test-postgres - the whole suite again on a throwaway PostgreSQL server"
 	@echo "make soak   - gunicorn under concurrent clients while the JWKS flips healthy/failing"
+	@echo "make bench  - token verification and HTTP side by side with PyJWT and python-jose"
 	@echo "make lint   - ruff check and format check"
 	@echo "make postman - run the Postman collection with newman against a throwaway server"
 
@@ -70,6 +71,24 @@ test: install-dev
 # any non-2xx to a valid token, any bad token accepted, or too many JWKS fetches.
 soak: install
 	$(PY) scripts/soak.py
+
+.PHONY: bench
+
+# Not part of `make test`: per-token cost (cryptography, PyJWT, python-jose, this project with and
+# without its token cache) and gunicorn under wrk, all on 127.0.0.1, printed as a table (README
+# "Performance"). python-jose and its dependencies go to $(BENCH_PACKAGES), not into the service's
+# environment; Debian's wrk is installed when missing (which needs root).
+BENCH_PACKAGES := $(VENV)/bench-packages
+
+$(BENCH_PACKAGES)/.installed: requirements-bench.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check --quiet --no-deps --upgrade \
+		--target $(BENCH_PACKAGES) -r requirements-bench.txt
+	@touch $@
+
+bench: install $(BENCH_PACKAGES)/.installed
+	@command -v wrk >/dev/null 2>&1 || { echo "wrk not found: installing Debian's wrk"; \
+		apt-get update -q && apt-get install -y -q wrk; }
+	BENCH_PACKAGES=$(BENCH_PACKAGES) $(PY) bench/run.py
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,368 @@
+"""Pieces of `make bench`: a counting JWKS server on 127.0.0.1, token minting, timing, gunicorn
+processes the bench always stops, and wrk runs on loopback."""
+
+import base64
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+ROOT = Path(__file__).resolve().parent.parent
+KID = "bench-key-1"
+AUDIENCE = "https://api.bench.example/"
+SUBJECT = "auth0|bench-user"
+
+
+# --- Keys and tokens ------------------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_uint(value: int) -> str:
+    return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+def public_jwk(private_key) -> dict:
+    numbers = private_key.public_key().public_numbers()
+    return {
+        "kty": "RSA",
+        "use": "sig",
+        "alg": "RS256",
+        "kid": KID,
+        "n": b64url_uint(numbers.n),
+        "e": b64url_uint(numbers.e),
+    }
+
+
+def _sign_batch(pem: bytes, issuer: str, count: int, start: int) -> list[str]:
+    """`count` RS256 tokens shaped like Auth0's, differing in `jti` (a worker process's share)."""
+    private_key = serialization.load_pem_private_key(pem, password=None)
+    header = b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": KID}).encode())
+    now = int(time.time())
+    tokens = []
+    for n in range(start, start + count):
+        claims = {
+            "iss": issuer,
+            "sub": SUBJECT,
+            "aud": [AUDIENCE, issuer + "userinfo"],
+            "iat": now,
+            "exp": now + 3600,
+            "azp": "bench-client-id",
+            "scope": "openid profile read:messages",
+            "jti": f"{n}-{uuid.uuid4().hex}",
+        }
+        signing_input = f"{header}.{b64url(json.dumps(claims).encode())}"
+        signature = private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        tokens.append(f"{signing_input}.{b64url(signature)}")
+    return tokens
+
+
+def mint_tokens(private_key, issuer: str, count: int, processes: int = 2) -> list[str]:
+    """`count` distinct valid tokens, signed in `processes` processes."""
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    share = -(-count // processes)
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        parts = pool.map(
+            _sign_batch,
+            [pem] * processes,
+            [issuer] * processes,
+            [min(share, count - n * share) for n in range(processes)],
+            [n * share for n in range(processes)],
+        )
+        return [token for part in parts for token in part]
+
+
+def new_private_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+# --- The JWKS server ------------------------------------------------------------------------------
+
+
+class JWKSServer:
+    """Serves one JWKS on 127.0.0.1 at every path and counts the requests per path."""
+
+    def __init__(self, jwks: dict):
+        body = json.dumps(jwks).encode()
+        self.hits: dict[str, int] = {}
+        lock = threading.Lock()
+        hits = self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                with lock:
+                    hits[self.path] = hits.get(self.path, 0) + 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# --- Timing ---------------------------------------------------------------------------------------
+
+
+def interleaved_costs(operations: dict, *, rounds: int) -> dict[str, float]:
+    """Median CPU seconds per call of each operation; `operations` maps a name to (call, batch).
+
+    Each round runs one batch of every operation in turn, so that a busy moment on a shared
+    machine weighs on all of them alike; one warm-up round is not counted. The thread's CPU time
+    is measured, not the wall clock, so time spent waiting for a core does not count.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in operations}
+    for round_number in range(rounds + 1):
+        for name, (call, batch) in operations.items():
+            began = time.thread_time_ns()
+            for _ in range(batch):
+                call()
+            if round_number:
+                samples[name].append((time.thread_time_ns() - began) / batch / 1e9)
+    return {name: statistics.median(costs) for name, costs in samples.items()}
+
+
+# --- Processes ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def children_of(pid: int) -> list[int]:
+    """Process ids whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in KiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            values[name] = int(rest.split()[0])
+    return values
+
+
+@dataclass
+class Gunicorn:
+    """A gunicorn master started by the bench, in its own session; `stop()` always ends it."""
+
+    process: subprocess.Popen
+    port: int
+    workers: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def worker_pids(self) -> list[int]:
+        return children_of(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # anything left in the session the bench created (workers of a killed master)
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait(timeout=10)
+
+
+def start_gunicorn(python: str, env: dict, *, workers: int, threads: int, log_path: Path):
+    """Start gunicorn on a free loopback port with the project's gunicorn.conf.py (if any) and
+    the bench's own bind, workers and threads; return once /api/public/ answers."""
+    port = free_port()
+    command = [python, "-m", "gunicorn"]
+    if (ROOT / "gunicorn.conf.py").is_file():
+        command += ["--config", str(ROOT / "gunicorn.conf.py")]
+    command += [
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "auth0_django_example.wsgi:application",
+    ]
+    log = log_path.open("ab")
+    process = subprocess.Popen(  # noqa: S603 - a fixed command line
+        command,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    server = Gunicorn(process=process, port=port, workers=workers, log_path=log_path)
+    try:
+        wait_for(server, "/api/public/", timeout=60)
+        deadline = time.monotonic() + 30
+        while len(server.worker_pids()) < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start all its workers")
+            time.sleep(0.1)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def wait_for(server: Gunicorn, path: str, *, timeout: float, token: str | None = None) -> None:
+    """Poll `path` until it answers 200 (bounded by `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited; see {server.log_path}")
+        try:
+            request = urllib.request.Request(server.url + path, headers=headers)  # noqa: S310
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise RuntimeError(f"{path} did not answer 200 within {timeout:g} s ({last})")
+
+
+# --- wrk ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadResult:
+    requests_per_second: float
+    p50: float  # seconds
+    p99: float
+    requests: int
+    errors: int
+    tokens_wrapped: bool
+
+
+def combine(results: list[LoadResult]) -> LoadResult:
+    """Several runs of one endpoint as one: mean requests/s and p50, worst p99, totals."""
+    return LoadResult(
+        requests_per_second=statistics.mean(r.requests_per_second for r in results),
+        p50=statistics.mean(r.p50 for r in results),
+        p99=max(r.p99 for r in results),
+        requests=sum(r.requests for r in results),
+        errors=sum(r.errors for r in results),
+        tokens_wrapped=any(r.tokens_wrapped for r in results),
+    )
+
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def _duration(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not match:
+        raise ValueError(f"unexpected wrk duration {text!r}")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def parse_wrk(output: str) -> LoadResult:
+    """Requests/s, p50, p99, request and error counts from `wrk --latency` output."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])
+    p50 = _duration(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])
+    p99 = _duration(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])
+    requests = int(re.search(r"(\d+) requests in", output)[1])
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        errors += int(match[1])
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    ):
+        errors += sum(int(n) for n in match.groups())
+    return LoadResult(rps, p50, p99, requests, errors, "tokens wrapped" in output)
+
+
+def run_wrk(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    tokens_file: Path | None = None,
+    mode: str = "repeat",
+) -> LoadResult:
+    """One wrk run against a loopback URL (bounded by `seconds`)."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError("the bench only loads loopback addresses")
+    env = {**os.environ, "BENCH_WRK_THREADS": "1", "BENCH_TOKENS_MODE": mode}
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
+    if tokens_file is not None:
+        env["BENCH_TOKENS_FILE"] = str(tokens_file)
+        command += ["-s", str(ROOT / "bench" / "tokens.lua")]
+    completed = subprocess.run(  # noqa: S603 - a fixed command line
+        [*command, url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk failed: {completed.stderr.strip() or completed.stdout.strip()}")
+    return parse_wrk(completed.stdout)
