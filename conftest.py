@@ -7,6 +7,7 @@ clock is handed to the key store through its constructor.
 
 import base64
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,9 +15,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from auth0_jwt.verifier import build_token_verifier, reset_token_verifier
+
+# CI explores the same examples on every run, so a red run always means a change broke something;
+# locally, hypothesis draws new examples each time and remembers failures in .hypothesis/.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 ISSUER = "https://tenant.example.test/"
 AUDIENCE = "https://api.example.test/"
