@@ -21,6 +21,7 @@ import os
 import platform
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,7 @@ from bench.support import (  # noqa: E402
     JWKSServer,
     LoadResult,
     combine,
+    cpu_seconds,
     interleaved_costs,
     memory_kib,
     mint_tokens,
@@ -61,7 +63,7 @@ SERVICE_JWKS_PATH = "/.well-known/jwks.json"
 MICRO_JWKS_PATH = "/in-process/jwks.json"
 DJANGO_JWKS_PATH = "/in-process-django/jwks.json"
 IN_PROCESS_VERIFIERS = 3
-WORKERS, THREADS, CONNECTIONS, ROUNDS = 2, 4, 8, 2
+WORKERS, THREADS, CONNECTIONS, ROUNDS = 2, 4, 8, 4
 FULL_CACHE = 10_000
 # Variables of the service that must come from the bench, not from the caller's shell or .env.
 SERVICE_PREFIXES = ("AUTH0_", "API_IDENTIFIER", "DJANGO_", "DATABASE_", "LOG_", "GUNICORN_")
@@ -245,6 +247,7 @@ def measure_http(env: dict, workdir: Path, tokens: list[str], seconds: float, wo
         for path, tokens_file in (("/api/public/", None), ("/api/private/", repeated)):
             run_wrk(server.url + path, seconds=2, connections=CONNECTIONS, tokens_file=tokens_file)
         runs: dict[str, list[LoadResult]] = {name: [] for name in HTTP_ROWS}
+        workers = server.worker_pids()
         for round_number in range(ROUNDS):
             for name, (path, tokens_file, mode) in {
                 "public": ("/api/public/", None, "repeat"),
@@ -252,6 +255,7 @@ def measure_http(env: dict, workdir: Path, tokens: list[str], seconds: float, wo
                 "private_fresh": ("/api/private/", rotating[round_number], "rotate"),
                 "scoped": ("/api/private-scoped/", repeated, "repeat"),
             }.items():
+                cpu_before = cpu_seconds(workers)
                 result = run_wrk(
                     server.url + path,
                     seconds=seconds,
@@ -259,12 +263,24 @@ def measure_http(env: dict, workdir: Path, tokens: list[str], seconds: float, wo
                     tokens_file=tokens_file,
                     mode=mode,
                 )
+                result.cpu_seconds = cpu_seconds(workers) - cpu_before
                 runs[name].append(result)
                 log(f"{path} ({name}): {result.requests_per_second:.0f} req/s")
         workers_seen.update(server.worker_pids())
+        if server.worker_pids() != workers:
+            raise RuntimeError("a gunicorn worker was replaced during the run")
     finally:
         server.stop()
-    return {name: combine(results) for name, results in runs.items()}
+    # Each row's ratio to /api/public/ is taken within each round, then the median of the rounds:
+    # a busy moment on the shared machine then counts against both sides of one ratio.
+    ratios = {
+        name: statistics.median(
+            run.requests_per_second / public.requests_per_second
+            for run, public in zip(results, runs["public"], strict=True)
+        )
+        for name, results in runs.items()
+    }
+    return {name: combine(results) for name, results in runs.items()}, ratios
 
 
 # --- 3. Memory of a worker with a full cache ------------------------------------------------------
@@ -371,6 +387,7 @@ def measure_request(env: dict, token: str, quick: bool) -> dict[str, float]:
 
 def report(results: dict, seconds: float) -> str:
     costs, http, memory = results["costs"], results["http"], results["memory"]
+    ratios = results["http_ratios"]
     floor = costs["floor"]
     lines = [
         f"auth0-django-example benchmark: {os.cpu_count()} cores,"
@@ -395,21 +412,22 @@ def report(results: dict, seconds: float) -> str:
     ]
     for label, name in rows:
         lines.append(f"| {label} | {costs[name] * 1e6:.2f} | {costs[name] / floor:.2f} |")
-    public = http["public"].requests_per_second
     lines += [
         "",
         f"HTTP under gunicorn: {WORKERS} workers x {THREADS} threads (gthread), wrk 1 thread,"
-        f" {CONNECTIONS} connections, {ROUNDS} runs of {seconds:g} s per row taken in turn"
-        " (requests/s and p50: mean of the runs; p99: the worse run)",
+        f" {CONNECTIONS} connections; {ROUNDS} rounds of {seconds:g} s runs, each round taking"
+        " the rows in turn. requests/s, p50 and × public: median of the rounds (× public within"
+        " each round); p99: the worst run; worker CPU: the workers' CPU time per request",
         "",
-        "| endpoint | requests/s | p50 ms | p99 ms | × public |",
-        "|---|---:|---:|---:|---:|",
+        "| endpoint | requests/s | p50 ms | p99 ms | × public | worker CPU µs/request |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, label in HTTP_ROWS.items():
         result = http[name]
         lines.append(
             f"| {label} | {result.requests_per_second:.0f} | {result.p50 * 1e3:.2f} |"
-            f" {result.p99 * 1e3:.2f} | {result.requests_per_second / public:.2f} |"
+            f" {result.p99 * 1e3:.2f} | {ratios[name]:.2f} |"
+            f" {result.cpu_seconds / result.requests * 1e6:.0f} |"
         )
     request = results["request"]
     on, off = memory["on"], memory["off"]
@@ -432,7 +450,8 @@ def report(results: dict, seconds: float) -> str:
         "",
         "Targets:",
     ]
-    private_ratio = http["private"].requests_per_second / public
+    private_ratio = ratios["private"]
+    cpu = {name: result.cpu_seconds / result.requests for name, result in http.items()}
     extra = (costs["first_seen"] - costs["pyjwt"]) * 1e6
     checks = [
         (
@@ -457,7 +476,9 @@ def report(results: dict, seconds: float) -> str:
             f"a private request still reads its user from the database every time"
             f" ({request['user_read']:.0f} µs in-process), so that a user deactivated in the admin"
             " is refused on the next request in every worker; the token itself costs"
-            f" {costs['hit'] * 1e6:.1f} µs",
+            f" {costs['hit'] * 1e6:.1f} µs. In worker CPU a private request costs"
+            f" {cpu['private'] / cpu['public']:.2f}x a public one (the 2 cores are shared with wrk"
+            " and with whatever else runs on the machine)",
         ),
         (
             per_worker <= TARGETS["fetches_per_worker"],
@@ -495,10 +516,10 @@ def version_of_jose() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5, help="length of each wrk run")
+    parser.add_argument("--seconds", type=float, default=3, help="length of each wrk run")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     args = parser.parse_args()
-    seconds = 2 if args.quick else min(max(args.seconds, 1), 30)
+    seconds = 1 if args.quick else min(max(args.seconds, 1), 30)
     # SIGTERM (e.g. from a CI time limit) unwinds like Ctrl-C, so the servers are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -526,7 +547,7 @@ def main() -> int:
             timeout=120,
         )
         workers_seen: set[int] = set()
-        http_results = measure_http(env, workdir, tokens, seconds, workers_seen)
+        http_results, http_ratios = measure_http(env, workdir, tokens, seconds, workers_seen)
         memory = {
             "on": measure_memory(env, workdir, tokens, FULL_CACHE, workers_seen),
             "off": measure_memory(env, workdir, tokens, 0, workers_seen),
@@ -538,6 +559,7 @@ def main() -> int:
             {
                 "costs": costs,
                 "http": http_results,
+                "http_ratios": http_ratios,
                 "memory": memory,
                 "request": request,
                 "fetches": jwks.hits.get(SERVICE_JWKS_PATH, 0),

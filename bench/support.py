@@ -299,18 +299,29 @@ class LoadResult:
     requests: int
     errors: int
     tokens_wrapped: bool
+    cpu_seconds: float = 0.0  # CPU time the server's workers spent during the run
 
 
 def combine(results: list[LoadResult]) -> LoadResult:
-    """Several runs of one endpoint as one: mean requests/s and p50, worst p99, totals."""
+    """Several runs of one endpoint as one: median requests/s and p50, worst p99, totals."""
     return LoadResult(
-        requests_per_second=statistics.mean(r.requests_per_second for r in results),
-        p50=statistics.mean(r.p50 for r in results),
+        requests_per_second=statistics.median(r.requests_per_second for r in results),
+        p50=statistics.median(r.p50 for r in results),
         p99=max(r.p99 for r in results),
         requests=sum(r.requests for r in results),
         errors=sum(r.errors for r in results),
         tokens_wrapped=any(r.tokens_wrapped for r in results),
+        cpu_seconds=sum(r.cpu_seconds for r in results),
     )
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time of the processes, in seconds."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
