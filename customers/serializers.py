@@ -1,5 +1,6 @@
 """Serializers: input validation and output shapes only; the rules live in services/selectors."""
 
+from django.db import models
 from rest_framework import serializers
 
 from customers.models import Customer
@@ -21,7 +22,25 @@ class PrivateMessageSerializer(MessageSerializer):
     sub = serializers.CharField(help_text="The access token's `sub` claim.")
 
 
-class PhoneField(serializers.CharField):
+class StringsOnlyMixin:
+    """Takes JSON strings only: DRF's CharField would turn `42` into `"42"`, which the schema
+    (type: string) does not allow."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(StringsOnlyMixin, serializers.CharField):
+    pass
+
+
+class StrictEmailField(StringsOnlyMixin, serializers.EmailField):
+    pass
+
+
+class PhoneField(StrictCharField):
     """A phone number, normalised (`+1 (415) 555-0123` -> `+14155550123`), then checked."""
 
     def __init__(self, **kwargs):
@@ -41,6 +60,13 @@ class CustomerInputSerializer(serializers.ModelSerializer):
         default="",
         help_text="E.164, e.g. `+14155550123`; spaces, dots, dashes and brackets are ignored.",
     )
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+    }
 
     class Meta:
         model = Customer
@@ -119,3 +145,4 @@ class CustomerListQueryErrorSerializer(serializers.Serializer):
 
     search = serializers.ListField(child=serializers.CharField(), required=False)
     ordering = serializers.ListField(child=serializers.CharField(), required=False)
+    page_size = serializers.ListField(child=serializers.CharField(), required=False)

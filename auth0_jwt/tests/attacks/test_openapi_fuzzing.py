@@ -9,7 +9,7 @@ import schemathesis
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
-from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from auth0_jwt.tests.attacks.support import claims, rs256
 
@@ -32,5 +32,9 @@ def test_api_answers_within_its_schema_and_never_500(case, live_server, token):
     case.call_and_validate(
         base_url=live_server.url,
         headers={"Authorization": f"Bearer {token}"},
-        excluded_checks=[negative_data_rejection, positive_data_acceptance],
+        # Requests the schema allows may still be refused with a documented 400: a duplicate
+        # email, a phone number that is not E.164, an unknown `ordering` term. The schema cannot
+        # express those rules, so "every schema-valid request succeeds" is not checked; the
+        # converse (every schema-violating request is refused) is.
+        excluded_checks=[positive_data_acceptance],
     )
