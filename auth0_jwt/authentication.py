@@ -26,9 +26,6 @@ logger = logging.getLogger(__name__)
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-# Only HTTP's whitespace (SP, HTAB) separates the scheme from the token. str.split() would also
-# split on NBSP, NEL, VT, FF and \x1c-\x1f, so a proxy and this API would read the header apart.
-# (Splitting on " " after turning tabs into spaces is that, and ten times faster than a regex.)
 
 
 class JSONWebTokenAuthentication(BaseAuthentication):
@@ -65,6 +62,9 @@ class JSONWebTokenAuthentication(BaseAuthentication):
 
     def get_raw_token(self, header: str) -> str | None:
         """The token of a `Bearer` header (scheme case-insensitive), or None for other schemes."""
+        # Only HTTP's whitespace (SP, HTAB) separates the scheme from the token: str.split() would
+        # also split on NBSP, NEL, VT, FF and \x1c-\x1f, so a proxy and this API would read the
+        # header differently. (Splitting on " " with tabs made spaces is that, without a regex.)
         parts = [part for part in header.replace("\t", " ").split(" ") if part]
         if parts[0].lower() != self.keyword.lower():
             return None
