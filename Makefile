@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install install-dev run test lint format migrate clean postman
+.PHONY: help install install-dev migrate run serve test test-postgres lint format postman soak \
+	bench clean
 
 help:
 	@echo "make run    - create .venv, install, migrate, serve on http://$(HOST):$(PORT)/"
@@ -35,23 +36,22 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-# With no .env file, `make run` first copies .env.example (development mode: DJANGO_DEBUG=1 and
-# the local development issuer), so that manage.py commands such as mint_token see the same
-# settings as the server. An existing .env is used as it is.
-run: install
-	@[ -f .env ] || { cp .env.example .env && \
-		echo "Created .env from .env.example: development mode, local development issuer."; }
+# With no .env file, `make run` and `make serve` first copy .env.example (development mode:
+# DJANGO_DEBUG=1 and the local development issuer), so that manage.py commands such as mint_token
+# see the same settings as the server. An existing .env is used as it is.
+.env:
+	cp .env.example .env
+	@echo "Created .env from .env.example: development mode, local development issuer."
+
+run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-.PHONY: serve test-postgres
 
 # Production-style on this machine: static files collected (hashed, compressed), then gunicorn with
 # gunicorn.conf.py on http://$(HOST):$(PORT)/. Settings come from .env (created as for `make run`);
 # with the production variables (README "Deploying") it refuses to start until they are all set.
-serve: install
-	@[ -f .env ] || { cp .env.example .env && \
-		echo "Created .env from .env.example: development mode, local development issuer."; }
+serve: install .env
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py migrate --noinput
 	GUNICORN_BIND=$${GUNICORN_BIND:-$(HOST):$(PORT)} $(VENV)/bin/gunicorn -c gunicorn.conf.py
@@ -64,7 +64,6 @@ test-postgres: install-dev
 test: install-dev
 	$(PY) -m pytest
 
-.PHONY: soak
 
 # Not part of `make test`: gunicorn on 127.0.0.1 driven by concurrent clients for SOAK_SECONDS
 # (default 30) while a local JWKS server flips between healthy and failing; exits 1 on any 5xx,
@@ -72,7 +71,6 @@ test: install-dev
 soak: install
 	$(PY) scripts/soak.py
 
-.PHONY: bench
 
 # Not part of `make test`: per-token cost (cryptography, PyJWT, python-jose, this project with and
 # without its token cache) and gunicorn under wrk, all on 127.0.0.1, printed as a table (README
