@@ -4,23 +4,12 @@ import datetime
 import uuid
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from customers.models import Customer
 from customers.selectors import customer_get, customer_list, parse_ordering
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner():
-    return get_user_model().objects.create(username="alice")
-
-
-@pytest.fixture
-def other_owner():
-    return get_user_model().objects.create(username="bob")
 
 
 def add(owner, name, email, company="", minutes=0):

@@ -1,7 +1,6 @@
 """customers.services: normalisation, validation, duplicate emails, and all-or-nothing writes."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
@@ -15,16 +14,6 @@ from customers.services import (
 from customers.validators import PHONE_MESSAGE
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner():
-    return get_user_model().objects.create(username="alice")
-
-
-@pytest.fixture
-def other_owner():
-    return get_user_model().objects.create(username="bob")
 
 
 def test_create_saves_a_normalised_customer(owner):
