@@ -8,7 +8,6 @@ get_user. It returns None when the request carries no Bearer credentials (so DRF
 import logging
 import re
 
-import jwt
 from django.db import DatabaseError
 from rest_framework.authentication import BaseAuthentication
 
@@ -20,7 +19,13 @@ from auth0_jwt.exceptions import (
     SigningKeysUnavailable,
 )
 from auth0_jwt.users import MAX_SUBJECT_LENGTH, get_or_create_user_for_subject
-from auth0_jwt.verifier import KeySetUnavailable, TokenRejected, VerifiedToken, get_token_verifier
+from auth0_jwt.verifier import (
+    KeySetUnavailable,
+    TokenRejected,
+    VerifiedToken,
+    decode_segment,
+    get_token_verifier,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -127,16 +132,14 @@ class JSONWebTokenAuthentication(BaseAuthentication):
 
 
 def _unverified_parts(raw_token: str) -> tuple[dict, dict]:
-    """Header and claims for logging only, never trusted; empty where they cannot be read."""
-    try:
-        header = jwt.get_unverified_header(raw_token)
-    except Exception:  # noqa: BLE001 - logging must not fail on hostile input
-        return {}, {}
-    try:
-        claims = jwt.decode(raw_token, options={"verify_signature": False})
-    except Exception:  # noqa: BLE001
-        claims = {}
-    return header, claims if isinstance(claims, dict) else {}
+    """Header and claims for logging only, never trusted; each empty where it cannot be read."""
+    parts = []
+    for index, name in enumerate(("header", "payload")):
+        try:
+            parts.append(decode_segment(raw_token, index, name))
+        except TokenRejected:
+            parts.append({})
+    return parts[0], parts[1]
 
 
 def _printable(value, limit=200) -> str | None:

@@ -241,7 +241,10 @@ class TokenVerifier:
 
 def decode_segment(raw_token: str, index: int, name: str) -> dict:
     """Segment `index` of a compact JWS as a JSON object, untrusted; TokenRejected if not one."""
-    segment = raw_token.split(".")[index]
+    segments = raw_token.split(".")
+    if index >= len(segments):
+        raise TokenRejected(f"The token has no {name}.")
+    segment = segments[index]
     try:
         value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, TypeError, RecursionError):
