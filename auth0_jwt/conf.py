@@ -11,14 +11,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from auth0_jwt.token_cache import DEFAULT_TOKEN_CACHE_SIZE
-
 # Asymmetric algorithms only: HMAC ("HS*") with a public JWKS would let anyone forge tokens.
 SUPPORTED_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
 MAX_JWKS_TIMEOUT = 5.0
+DEFAULT_TOKEN_CACHE_SIZE = 10_000
 MAX_TOKEN_CACHE_SIZE = 1_000_000
+# Django settings whose change (tests' override_settings) rebuilds what is built from them.
+RELOADING_SETTINGS = ("AUTH0", "DEBUG")
 
 
 @dataclass(frozen=True)
@@ -105,14 +106,15 @@ def load_auth0_settings(raw: dict) -> Auth0Settings:
 
 @functools.cache
 def get_auth0_settings() -> Auth0Settings:
-    """The validated `AUTH0` setting (cached; see `reset_on_setting_change`)."""
+    """The validated `AUTH0` setting (cached; rebuilt when `AUTH0` or `DEBUG` changes).
+
+    The process-wide verifier listens to the same signal itself (verifier.py), so this module
+    imports neither the verifier nor the token cache.
+    """
     return load_auth0_settings(getattr(settings, "AUTH0", {}))
 
 
 @receiver(setting_changed)
 def reset_on_setting_change(*, setting, **kwargs):
-    if setting in ("AUTH0", "DEBUG"):
+    if setting in RELOADING_SETTINGS:
         get_auth0_settings.cache_clear()
-        from auth0_jwt.verifier import reset_token_verifier
-
-        reset_token_verifier()

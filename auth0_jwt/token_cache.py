@@ -27,11 +27,12 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from auth0_jwt.conf import DEFAULT_TOKEN_CACHE_SIZE
+
 if TYPE_CHECKING:
     from auth0_jwt.keystore import KeySet, SigningKey
     from auth0_jwt.verifier import VerifiedToken
 
-DEFAULT_TOKEN_CACHE_SIZE = 10_000
 MAX_SHARED_VALUES = 1024
 MAX_INTERNED_LENGTH = 256
 # Claims whose values differ in every token: interning them would only cost memory.

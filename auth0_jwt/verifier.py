@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
+from auth0_jwt.conf import DEFAULT_TOKEN_CACHE_SIZE, RELOADING_SETTINGS, get_auth0_settings
 from auth0_jwt.keystore import (
     KEY_TYPES_BY_ALGORITHM_PREFIX,
     HTTPJWKSSource,
@@ -25,7 +28,6 @@ from auth0_jwt.keystore import (
     UnknownSigningKey,
 )
 from auth0_jwt.token_cache import (
-    DEFAULT_TOKEN_CACHE_SIZE,
     SharedValues,
     VerifiedTokenCache,
     time_window,
@@ -291,8 +293,6 @@ def build_token_verifier(
     config=None, *, now: Callable[[], float] = time.time, **key_store_options
 ) -> TokenVerifier:
     """Build a verifier (and its key store) from the `AUTH0` setting; `now` is its wall clock."""
-    from auth0_jwt.conf import get_auth0_settings
-
     config = config or get_auth0_settings()
     if config.local_issuer:
         from auth0_jwt.local_issuer import LocalIssuer
@@ -336,3 +336,10 @@ def reset_token_verifier(verifier: TokenVerifier | None = None) -> None:
     global _verifier
     with _verifier_lock:
         _verifier = verifier
+
+
+@receiver(setting_changed)
+def reset_on_setting_change(*, setting, **kwargs):
+    """A changed `AUTH0` (or `DEBUG`) setting rebuilds the process-wide verifier on next use."""
+    if setting in RELOADING_SETTINGS:
+        reset_token_verifier()

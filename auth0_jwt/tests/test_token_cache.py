@@ -5,16 +5,18 @@ The verifier runs on two injected clocks: the key store's monotonic FakeClock (`
 wall clock (`wall`) for the token cache and the verifier's own exp/nbf/iat check.
 """
 
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 
-from auth0_jwt.conf import load_auth0_settings
-from auth0_jwt.token_cache import DEFAULT_TOKEN_CACHE_SIZE, VerifiedTokenCache
+from auth0_jwt.conf import DEFAULT_TOKEN_CACHE_SIZE, load_auth0_settings
+from auth0_jwt.token_cache import VerifiedTokenCache
 from auth0_jwt.verifier import (
     MAX_TOKEN_LENGTH,
     TokenRejected,
@@ -208,6 +210,22 @@ def test_bad_cache_size_setting_is_refused_with_the_variable_name(settings, valu
 def test_cache_size_setting_reaches_the_service_verifier(settings):
     settings.AUTH0 = {**settings.AUTH0, "TOKEN_CACHE_SIZE": "42"}
     assert get_token_verifier().token_cache.max_size == 42
+
+
+def test_settings_module_imports_neither_the_verifier_nor_the_token_cache():
+    code = (
+        "import sys, auth0_jwt.conf; "
+        "print(sorted(m for m in sys.modules if m.startswith('auth0_jwt.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.stdout.strip() == "['auth0_jwt.conf']"
 
 
 # --- Key withdrawal -------------------------------------------------------------------------------
