@@ -18,6 +18,13 @@ SUPPORTED_ALGORITHMS = frozenset(
 MAX_JWKS_TIMEOUT = 5.0
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
 MAX_TOKEN_CACHE_SIZE = 1_000_000
+# DPoP (RFC 9449; dpop.py): off, allowed (Bearer or DPoP) or required (DPoP only).
+DPOP_MODES = ("off", "allowed", "required")
+DEFAULT_DPOP_ALGORITHMS = ("ES256",)
+DEFAULT_DPOP_IAT_LEEWAY = 30  # Auth0's API SDK: iat at most 30 s ahead, at most 300 s old
+DEFAULT_DPOP_MAX_AGE = 300
+DEFAULT_DPOP_MAX_PROOF_LENGTH = 4096
+REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
 # Django settings whose change (tests' override_settings) rebuilds what is built from them.
 RELOADING_SETTINGS = ("AUTH0", "DEBUG")
 
@@ -37,6 +44,12 @@ class Auth0Settings:
     local_issuer: bool
     local_issuer_key_dir: Path
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
+    dpop_mode: str = "allowed"
+    dpop_algorithms: tuple[str, ...] = DEFAULT_DPOP_ALGORITHMS
+    dpop_iat_leeway: int = DEFAULT_DPOP_IAT_LEEWAY
+    dpop_max_age: int = DEFAULT_DPOP_MAX_AGE
+    dpop_max_proof_length: int = DEFAULT_DPOP_MAX_PROOF_LENGTH
+    redis_url: str = ""  # the DPoP replay store: Redis when set, else the database
 
 
 def _number(raw, name, *, minimum, maximum=math.inf, kind=float):
@@ -50,12 +63,12 @@ def _number(raw, name, *, minimum, maximum=math.inf, kind=float):
     return value
 
 
-def _algorithms(raw):
+def _algorithms(raw, name="AUTH0_ALGORITHMS"):
     names = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
     unsupported = sorted(set(names) - SUPPORTED_ALGORITHMS)
     if not names or unsupported:
         raise ImproperlyConfigured(
-            "AUTH0_ALGORITHMS must list asymmetric JWS algorithms from "
+            f"{name} must list asymmetric JWS algorithms from "
             f"{', '.join(sorted(SUPPORTED_ALGORITHMS))}; got {raw!r}."
         )
     return tuple(dict.fromkeys(names))
@@ -65,6 +78,22 @@ def _url(raw, name):
     parts = urlsplit(raw or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {raw!r}.")
+    return raw
+
+
+def _choice(raw, name, choices):
+    value = str(raw).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {raw!r}.")
+    return value
+
+
+def _redis_url(raw):
+    raw = (raw or "").strip()
+    if raw and urlsplit(raw).scheme not in REDIS_URL_SCHEMES:
+        raise ImproperlyConfigured(
+            "REDIS_URL must be a redis://, rediss:// or unix:// URL (it is not shown here)."
+        )
     return raw
 
 
@@ -101,6 +130,32 @@ def load_auth0_settings(raw: dict) -> Auth0Settings:
             maximum=MAX_TOKEN_CACHE_SIZE,
             kind=int,
         ),
+        dpop_mode=_choice(raw.get("DPOP", "allowed"), "AUTH0_DPOP", DPOP_MODES),
+        dpop_algorithms=_algorithms(
+            raw.get("DPOP_ALGORITHMS", DEFAULT_DPOP_ALGORITHMS), "AUTH0_DPOP_ALGORITHMS"
+        ),
+        dpop_iat_leeway=_number(
+            raw.get("DPOP_IAT_LEEWAY", DEFAULT_DPOP_IAT_LEEWAY),
+            "AUTH0_DPOP_IAT_LEEWAY",
+            minimum=0,
+            maximum=300,
+            kind=int,
+        ),
+        dpop_max_age=_number(
+            raw.get("DPOP_MAX_AGE", DEFAULT_DPOP_MAX_AGE),
+            "AUTH0_DPOP_MAX_AGE",
+            minimum=1,
+            maximum=3600,
+            kind=int,
+        ),
+        dpop_max_proof_length=_number(
+            raw.get("DPOP_MAX_PROOF_LENGTH", DEFAULT_DPOP_MAX_PROOF_LENGTH),
+            "AUTH0_DPOP_MAX_PROOF_LENGTH",
+            minimum=512,
+            maximum=16384,
+            kind=int,
+        ),
+        redis_url=_redis_url(raw.get("REDIS_URL")),
     )
 
 
