@@ -4,10 +4,16 @@ It knows HTTP and time, not requests or tokens. Rules:
 - keys are built once per fetched key set, never per request;
 - a key set older than `cache_lifetime` is refreshed by the next caller while the others keep using
   it (stale-while-revalidate); a failed refresh keeps the last good key set (stale-on-error);
-- an unknown `kid` triggers a refetch only when no fetch happened in the last
-  `min_refetch_interval`, and callers that arrive during a fetch wait for it instead of starting
-  their own, so a flood of bogus `kid`s costs the IdP at most one request per interval;
+- an unknown `kid` triggers a refetch at most once per `min_refetch_interval`, counted from the
+  last refetch for an unknown `kid` only: the start-up and scheduled fetches do not delay it, so a
+  key published just after a fetch is found at once. Callers that arrive during a fetch wait for
+  it instead of starting their own, and a caller that finds a key set fetched since it started
+  looking uses that one. A flood of bogus `kid`s therefore costs the IdP at most one request per
+  interval on top of the scheduled fetches;
 - after a failed fetch, no caller fetches again before `min_refetch_interval` has passed.
+
+Every fetch is named by what caused it (`startup`, `scheduled`, `unknown_kid`), for the logs and
+the metrics.
 """
 
 import base64
@@ -35,6 +41,11 @@ logger = logging.getLogger(__name__)
 MAX_JWKS_BYTES = 1024 * 1024
 MIN_RSA_KEY_BITS = 2048
 KEY_TYPES_BY_ALGORITHM_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+
+# What caused a fetch.
+STARTUP = "startup"  # no key set yet: the start-up loader, or a request before it succeeded
+SCHEDULED = "scheduled"  # the key set is older than its cache lifetime
+UNKNOWN_KID = "unknown_kid"  # a token names a kid the key set does not hold
 
 
 class JWKSError(Exception):
@@ -263,7 +274,7 @@ class JWKSKeyStore:
         self._fetch_lock = threading.Lock()
         self._attempts = 0
         self._last_failure_at = -math.inf
-        self._last_attempt_at = -math.inf
+        self._last_unknown_kid_fetch_at = -math.inf
         self._listeners: list[Callable[[KeySet], None]] = []
 
     @property
@@ -277,16 +288,17 @@ class JWKSKeyStore:
 
     def get_key(self, kid: str) -> SigningKey:
         """Return the key for `kid`, fetching the JWKS when allowed; see the module rules."""
+        attempts_seen = self._attempts
         key_set = self._key_set
         if key_set is None:
-            key_set = self._refresh(wait=True)
+            key_set = self._refresh(wait=True, trigger=STARTUP)
             if key_set is None:
                 raise KeySetUnavailable(self.last_error or "the JWKS has not been loaded yet")
         elif self.clock() - key_set.fetched_at >= self.cache_lifetime:
-            key_set = self._refresh(wait=False) or key_set
+            key_set = self._refresh(wait=False, trigger=SCHEDULED) or key_set
         key = key_set.keys.get(kid)
         if key is None:
-            key_set = self._refresh(wait=True, unknown_kid=True) or key_set
+            key_set = self._refresh(wait=True, trigger=UNKNOWN_KID, since=attempts_seen) or key_set
             key = key_set.keys.get(kid)
         if key is None:
             raise UnknownSigningKey(kid)
@@ -300,47 +312,49 @@ class JWKSKeyStore:
         """
         key_set = self._key_set
         if key_set is not None and self.clock() - key_set.fetched_at >= self.cache_lifetime:
-            self._refresh(wait=False)
+            self._refresh(wait=False, trigger=SCHEDULED)
 
     def refresh(self) -> bool:
         """Fetch now, ignoring the rate limits (start-up and operator use); True on success."""
         with self._fetch_lock:
-            return self._fetch() is not None
+            return self._fetch(STARTUP) is not None
 
     def _load_if_missing(self) -> bool:
         """Fetch unless a key set is loaded (perhaps by a request while this thread waited)."""
         with self._fetch_lock:
-            return self._key_set is not None or self._fetch() is not None
+            return self._key_set is not None or self._fetch(STARTUP) is not None
 
-    def _refresh(self, *, wait: bool, unknown_kid: bool = False) -> KeySet | None:
-        """Fetch if the rate limits allow and no other thread just did; return the newest keys."""
-        attempts_seen = self._attempts
+    def _refresh(self, *, wait: bool, trigger: str, since: int | None = None) -> KeySet | None:
+        """Fetch if the rate limits allow and no fetch ended since `since` (an `_attempts` count,
+        by default now); return the newest keys."""
+        attempts_seen = self._attempts if since is None else since
         if not self._fetch_lock.acquire(timeout=self.fetch_wait if wait else 0):
             return self._key_set
         try:
             if self._attempts != attempts_seen:
-                return self._key_set  # another thread fetched while this one waited
+                return self._key_set  # a fetch ended since this caller looked: use its result
             now = self.clock()
             if now - self._last_failure_at < self.min_refetch_interval:
                 return self._key_set
-            if unknown_kid and now - self._last_attempt_at < self.min_refetch_interval:
-                return self._key_set
-            return self._fetch() or self._key_set
+            if trigger == UNKNOWN_KID:
+                if now - self._last_unknown_kid_fetch_at < self.min_refetch_interval:
+                    return self._key_set
+                self._last_unknown_kid_fetch_at = now
+            return self._fetch(trigger) or self._key_set
         finally:
             self._fetch_lock.release()
 
-    def _fetch(self) -> KeySet | None:
+    def _fetch(self, trigger: str) -> KeySet | None:
         """Fetch and parse the JWKS (caller holds the lock); keep the old key set on failure."""
         try:
-            return self._fetch_once()
+            return self._fetch_once(trigger)
         finally:
             # Counted once done: a caller that arrived while this fetch was in flight then sees
             # that a fetch happened since it looked, and uses its result instead of fetching again.
             self._attempts += 1
 
-    def _fetch_once(self) -> KeySet | None:
+    def _fetch_once(self, trigger: str) -> KeySet | None:
         self.fetch_count += 1
-        self._last_attempt_at = self.clock()
         started = time.monotonic()
         try:
             keys, skipped = parse_jwks(self.source(), algorithms=self.algorithms)
@@ -353,6 +367,7 @@ class JWKSKeyStore:
                 extra={
                     "event": "jwks_fetch",
                     "outcome": "error",
+                    "trigger": trigger,
                     "jwks": self.description,
                     "duration_ms": round((time.monotonic() - started) * 1000, 1),
                     "kept_stale_keys": self._key_set is not None,
@@ -376,6 +391,7 @@ class JWKSKeyStore:
             extra={
                 "event": "jwks_fetch",
                 "outcome": "ok",
+                "trigger": trigger,
                 "jwks": self.description,
                 "duration_ms": round((time.monotonic() - started) * 1000, 1),
                 "key_count": len(keys),

@@ -207,30 +207,94 @@ def test_newly_published_key_is_found_with_one_refetch(jwks_server, clock, rsa_k
     store = make_store(jwks_server, clock, min_refetch_interval=30)
     store.get_key(KID)
     jwks_server.publish(public_jwk(rsa_key), public_jwk(other_rsa_key, kid="rotated"))
-    clock.advance(30)
     assert store.get_key("rotated").kid == "rotated"
     assert jwks_server.fetches == 2
     assert store.key_set.version == 2
 
 
-def test_unknown_kid_refetches_at_most_once_per_interval_since_the_last_fetch(jwks_server, clock):
+def test_key_published_one_second_after_start_is_found_with_exactly_one_refetch(
+    jwks_server, clock, rsa_key, other_rsa_key
+):
+    # Regression: an unknown kid used to refetch only when no fetch of any kind (the start-up
+    # one included) happened in the last interval, so a key used within 30 s of it was refused.
+    store = make_store(jwks_server, clock, min_refetch_interval=30)
+    assert store.refresh()  # the start-up fetch
+    clock.advance(1)
+    jwks_server.publish(public_jwk(rsa_key), public_jwk(other_rsa_key, kid="rotated"))
+    assert store.get_key("rotated").kid == "rotated"
+    assert jwks_server.fetches == 2
+    assert store.get_key("rotated").kid == "rotated"
+    assert jwks_server.fetches == 2
+
+
+def test_flood_of_unknown_kids_right_after_start_causes_at_most_one_refetch(jwks_server, clock):
+    store = make_store(jwks_server, clock, min_refetch_interval=30)
+    assert store.refresh()
+    for number in range(40):
+        with pytest.raises(UnknownSigningKey):
+            store.get_key(f"bogus-{number}")
+    assert jwks_server.fetches == 2
+
+
+def test_unknown_kid_refetches_at_most_once_per_interval_among_themselves(jwks_server, clock):
     store = make_store(jwks_server, clock, min_refetch_interval=30)
     store.get_key(KID)
     with pytest.raises(UnknownSigningKey):
         store.get_key("bogus-0")
-    assert jwks_server.fetches == 1  # the key set is fresh: no refetch yet
-    clock.advance(30)
+    assert jwks_server.fetches == 2  # the first unknown kid refetches at once
+    clock.advance(29)
     for _ in range(5):
         with pytest.raises(UnknownSigningKey):
             store.get_key("bogus")
     assert jwks_server.fetches == 2
-    clock.advance(29)
-    with pytest.raises(UnknownSigningKey):
-        store.get_key("bogus-2")
-    assert jwks_server.fetches == 2
     clock.advance(1)
+    for _ in range(5):
+        with pytest.raises(UnknownSigningKey):
+            store.get_key("bogus-2")
+    assert jwks_server.fetches == 3
+
+
+def test_scheduled_refresh_does_not_delay_the_next_unknown_kid_refetch(
+    jwks_server, clock, rsa_key, other_rsa_key
+):
+    store = make_store(jwks_server, clock, cache_lifetime=600, min_refetch_interval=30)
+    store.get_key(KID)
     with pytest.raises(UnknownSigningKey):
-        store.get_key("bogus-3")
+        store.get_key("bogus")  # spends the unknown-kid refetch of this interval
+    clock.advance(600)
+    assert store.get_key(KID).kid == KID  # the scheduled refresh
+    assert jwks_server.fetches == 3
+    jwks_server.publish(public_jwk(rsa_key), public_jwk(other_rsa_key, kid="rotated"))
+    clock.advance(1)
+    assert store.get_key("rotated").kid == "rotated"
+    assert jwks_server.fetches == 4
+
+
+def test_unknown_kid_in_a_key_set_refreshed_by_the_same_call_does_not_refetch_again(
+    jwks_server, clock
+):
+    store = make_store(jwks_server, clock, cache_lifetime=600)
+    store.get_key(KID)
+    clock.advance(600)
+    with pytest.raises(UnknownSigningKey):
+        store.get_key("bogus")  # the scheduled refresh just fetched: no second request for it
+    assert jwks_server.fetches == 2
+
+
+def test_failed_fetch_holds_back_unknown_kid_refetches_for_the_interval(jwks_server, clock):
+    store = make_store(jwks_server, clock, cache_lifetime=600, min_refetch_interval=30)
+    store.get_key(KID)
+    jwks_server.status = 503
+    clock.advance(600)
+    store.get_key(KID)  # the scheduled refresh fails; the stale keys serve
+    assert jwks_server.fetches == 2
+    for _ in range(5):
+        with pytest.raises(UnknownSigningKey):
+            store.get_key("new-key")
+    assert jwks_server.fetches == 2  # the IdP is failing: no unknown-kid refetch yet
+    clock.advance(30)
+    with pytest.raises(UnknownSigningKey):
+        store.get_key("new-key")
     assert jwks_server.fetches == 3
 
 

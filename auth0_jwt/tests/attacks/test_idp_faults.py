@@ -191,20 +191,35 @@ def test_malformed_key_does_not_shadow_a_good_key_with_the_same_kid(
     assert_accepted(get(api_client, make_token()))
 
 
-def test_newly_published_key_is_accepted_after_exactly_one_refetch(
-    api_client, make_token, rsa_key, other_rsa_key, jwks_server, clock
+def test_key_published_one_second_after_start_is_accepted_after_exactly_one_refetch(
+    api_client, make_token, rsa_key, other_rsa_key, jwks_server, key_store, clock
 ):
-    assert_accepted(get(api_client, make_token()))
-    new_token = make_token(key=other_rsa_key, kid="key-2")
-    assert_invalid_token(get(api_client, new_token), UNKNOWN_KEY)  # fresh set: no refetch
+    # Regression: the start-up fetch used to hold back unknown-kid refetches for the interval,
+    # so a key rotated in right after start was refused for up to 30 s.
+    assert key_store.refresh()  # the start-up fetch
+    clock.advance(1)
     jwks_server.publish(public_jwk(rsa_key), public_jwk(other_rsa_key, kid="key-2"))
-    assert_invalid_token(get(api_client, new_token), UNKNOWN_KEY)  # still inside the interval
-    assert jwks_server.fetches == 1
-    clock.advance(INTERVAL)
+    new_token = make_token(key=other_rsa_key, kid="key-2")
     for _ in range(3):
         assert_accepted(get(api_client, new_token))
     assert_accepted(get(api_client, make_token()))
     assert jwks_server.fetches == 2
+
+
+def test_key_published_after_the_intervals_refetch_is_accepted_after_the_next_one(
+    api_client, make_token, rsa_key, other_rsa_key, jwks_server, clock
+):
+    assert_accepted(get(api_client, make_token()))
+    new_token = make_token(key=other_rsa_key, kid="key-2")
+    assert_invalid_token(get(api_client, new_token), UNKNOWN_KEY)  # refetched: not there yet
+    assert jwks_server.fetches == 2
+    jwks_server.publish(public_jwk(rsa_key), public_jwk(other_rsa_key, kid="key-2"))
+    assert_invalid_token(get(api_client, new_token), UNKNOWN_KEY)  # still inside the interval
+    assert jwks_server.fetches == 2
+    clock.advance(INTERVAL)
+    for _ in range(3):
+        assert_accepted(get(api_client, new_token))
+    assert jwks_server.fetches == 3
 
 
 def test_withdrawn_key_is_rejected_once_the_cache_lifetime_passes(
@@ -219,7 +234,7 @@ def test_withdrawn_key_is_rejected_once_the_cache_lifetime_passes(
     assert_invalid_token(get(api_client, token), UNKNOWN_KEY)
     assert_invalid_token(get(api_client, make_token(sub="auth0|user-2")), UNKNOWN_KEY)
     assert_accepted(get(api_client, make_token(key=other_rsa_key, kid="key-2")))
-    assert jwks_server.fetches == 2
+    assert jwks_server.fetches == 3  # the refresh, then one unknown-kid refetch for the old kid
 
 
 def test_key_replaced_under_the_same_kid_takes_over_at_the_refresh(
@@ -259,12 +274,14 @@ def test_flood_of_unknown_kids_from_many_threads_costs_one_fetch_per_interval(
         response = get(APIClient(), token)
         return response.status_code, json.loads(response.content)["detail"]
 
-    assert run_in_threads(96, bogus_request) == [(401, UNKNOWN_KEY)] * 96
-    assert jwks_server.fetches == 1
-    clock.advance(INTERVAL)
     jwks_server.delay = 0.2  # the refetch is slow: the other threads pile up behind it
     assert run_in_threads(96, bogus_request) == [(401, UNKNOWN_KEY)] * 96
+    assert jwks_server.fetches == 2  # the start-up fetch, then one refetch
+    assert run_in_threads(96, bogus_request) == [(401, UNKNOWN_KEY)] * 96
     assert jwks_server.fetches == 2
+    clock.advance(INTERVAL)
+    assert run_in_threads(96, bogus_request) == [(401, UNKNOWN_KEY)] * 96
+    assert jwks_server.fetches == 3
 
 
 @pytest.mark.django_db(transaction=True)
