@@ -28,6 +28,15 @@ def _whole_number(name: str, default: int, minimum: int = 1) -> int:
     return int(raw)
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        sys.exit(f"{name} must be one of 1/0, true/false, yes/no, on/off; got {raw!r}.")
+    return raw in ("1", "true", "yes", "on")
+
+
 chdir = str(BASE_DIR)
 wsgi_app = "auth0_django_example.wsgi:application"
 preload_app = False
@@ -54,7 +63,8 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
 # Logs: everything on stderr, through the same text/JSON formatters as Django (LOG_FORMAT).
 logger_class = "auth0_django_example.gunicorn_logging.AccessLogger"
-accesslog = "-"
+# GUNICORN_ACCESS_LOG=0 where the proxy in front already writes an access log (on by default).
+accesslog = "-" if _flag("GUNICORN_ACCESS_LOG", True) else None
 errorlog = "-"
 # The path without its query string (which could carry a token); whatever this format says, the
 # logger class also blanks credential headers and redacts tokens.

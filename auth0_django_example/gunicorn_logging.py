@@ -1,11 +1,20 @@
-"""gunicorn's logger with an access log that never holds credentials.
+"""gunicorn's logger with an access log that never holds credentials, and costs little per request.
 
 Whatever `access_log_format` asks for, request headers and environ entries that carry credentials
 (`Authorization`, `Proxy-Authorization`, `Cookie`) are blanked, the Basic-auth user name is not
-decoded, and tokens in the request line, query string or referrer are redacted. Each access line
+decoded, and tokens in the fields a client writes freely (the request line, path, query string,
+referrer, user agent and any other request header or environ entry) are redacted. Each access line
 also carries structured fields (method, path, status, duration, request id) for JSON logs.
+
+gunicorn's own logger builds an atom for every request header, response header and environ entry
+on every request; this one computes only the atoms the format names (parsed once per format), and
+redacts only the ones a client can write. `GUNICORN_ACCESS_LOG=0` (gunicorn.conf.py) turns the
+access log off where a proxy in front already writes one.
 """
 
+import os
+import re
+import time
 import traceback
 
 from gunicorn.glogging import Logger
@@ -13,31 +22,156 @@ from gunicorn.glogging import Logger
 from auth0_django_example.logs import redact
 
 CREDENTIAL_WORDS = ("authorization", "cookie")
+REDACTED = "[redacted]"
+REQUEST_ID_ATOM = "{x-request-id}o"
+# Atoms the structured fields need, whatever the format says.
+STRUCTURED_ATOMS = ("h", "m", "U", "s", REQUEST_ID_ATOM)
+# Atoms the client writes freely, so they may hold a token: redacted when used (so is every header
+# and environ atom the format names, except the request id, which RequestIdMiddleware validated).
+CLIENT_TEXT_ATOMS = frozenset({"r", "U", "q", "f", "a"})
+_FORMAT_ATOM = re.compile(r"%\(([^)]*)\)")
+
+
+def _status(resp, environ):
+    status = resp.status
+    return status.split(None, 1)[0] if isinstance(status, str) else status
+
+
+def _request_line(resp, environ):
+    return "{} {} {}".format(
+        environ["REQUEST_METHOD"], environ["RAW_URI"], environ["SERVER_PROTOCOL"]
+    )
+
+
+def _sent(resp, environ):
+    sent = getattr(resp, "sent", None)
+    return "-" if sent is None else str(sent)
+
+
+# gunicorn's atoms, each computed only when asked for (duration atoms are computed in atoms()).
+SIMPLE_ATOMS = {
+    "h": lambda resp, environ: environ.get("REMOTE_ADDR", "-"),
+    "l": lambda resp, environ: "-",
+    "u": lambda resp, environ: "-",  # never the decoded Basic-auth user name
+    "t": lambda resp, environ: time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
+    "r": _request_line,
+    "s": _status,
+    "m": lambda resp, environ: environ.get("REQUEST_METHOD"),
+    "U": lambda resp, environ: environ.get("PATH_INFO"),
+    "q": lambda resp, environ: environ.get("QUERY_STRING"),
+    "H": lambda resp, environ: environ.get("SERVER_PROTOCOL"),
+    "b": _sent,
+    "B": lambda resp, environ: getattr(resp, "sent", None),
+    "f": lambda resp, environ: environ.get("HTTP_REFERER", "-"),
+    "a": lambda resp, environ: environ.get("HTTP_USER_AGENT", "-"),
+    "p": lambda resp, environ: f"<{os.getpid()}>",
+}
+DURATION_ATOMS = frozenset({"T", "D", "M", "L"})
+
+
+def format_atoms(access_log_format: str) -> tuple[str, ...]:
+    """The atom names `access_log_format` uses, header and environ names in lower case."""
+    names = []
+    for name in _FORMAT_ATOM.findall(access_log_format):
+        name = name.lower() if name.startswith("{") else name
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _headers_named(headers, wanted: dict[str, str]) -> dict[str, str]:
+    """{atom: value} for the headers in `wanted` (lower-case header name -> atom name)."""
+    found = {}
+    if hasattr(headers, "items"):
+        headers = headers.items()
+    for name, value in headers:
+        atom = wanted.get(name.lower())
+        if atom is not None:
+            found[atom] = value  # the last one wins, as in gunicorn's atoms()
+    return found
 
 
 class AccessLogger(Logger):
+    """gunicorn's Logger, with the access log built from the atoms its format names."""
+
+    _atoms_plan = None  # (format, simple names, duration names, request/response/environ maps)
+
+    def _compute_access_log_enabled(self):
+        # gunicorn also counts a logging dict as "enabled"; here `accesslog` alone decides.
+        return bool(self.cfg.accesslog)
+
+    def _plan(self):
+        access_log_format = self.cfg.access_log_format
+        plan = self._atoms_plan
+        if plan is None or plan[0] != access_log_format:
+            names = dict.fromkeys(format_atoms(access_log_format) + STRUCTURED_ATOMS)
+            simple = tuple(name for name in names if name in SIMPLE_ATOMS)
+            durations = tuple(name for name in names if name in DURATION_ATOMS)
+            request_headers, response_headers, environ_keys = {}, {}, {}
+            for name in names:
+                if name.startswith("{") and name.endswith("}i"):
+                    request_headers[name[1:-2]] = name
+                elif name.startswith("{") and name.endswith("}o"):
+                    response_headers[name[1:-2]] = name
+                elif name.startswith("{") and name.endswith("}e"):
+                    environ_keys[name] = name[1:-2].upper()
+            plan = (
+                access_log_format,
+                simple,
+                durations,
+                request_headers,
+                response_headers,
+                environ_keys,
+            )
+            self._atoms_plan = plan
+        return plan
+
     def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
+        """The atoms the format names (and the structured fields need), credentials blanked."""
+        _format, simple, durations, request_headers, response_headers, environ_keys = self._plan()
+        atoms = {name: SIMPLE_ATOMS[name](resp, environ) for name in simple}
+        if durations:
+            seconds, microseconds = request_time.seconds, request_time.microseconds
+            atoms.update(
+                {
+                    "T": seconds,
+                    "D": seconds * 1_000_000 + microseconds,
+                    "M": seconds * 1000 + microseconds // 1000,
+                    "L": f"{seconds}.{microseconds:06d}",
+                }
+            )
+        if request_headers:
+            atoms.update(_headers_named(getattr(req, "headers", req), request_headers))
+        if response_headers:
+            atoms.update(_headers_named(resp.headers, response_headers))
+        for atom, key in environ_keys.items():
+            # Environ keys are matched without regard to case, as gunicorn's atoms do.
+            value = environ.get(key, environ.get(key.lower()))
+            if value is not None:
+                atoms[atom] = value
         for name, value in atoms.items():
-            if any(word in name for word in CREDENTIAL_WORDS):
-                atoms[name] = "[redacted]"
-            elif isinstance(value, str):
+            if name.startswith("{"):
+                if any(word in name for word in CREDENTIAL_WORDS):
+                    atoms[name] = REDACTED
+                elif isinstance(value, str) and name != REQUEST_ID_ATOM:
+                    atoms[name] = redact(value)
+            elif name in CLIENT_TEXT_ATOMS and isinstance(value, str):
                 atoms[name] = redact(value)
-        atoms["u"] = "-"
         return atoms
 
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
         atoms = self.atoms(resp, req, environ, request_time)
+        seconds, microseconds = request_time.seconds, request_time.microseconds
         fields = {
             "event": "http_access",
             "client": atoms["h"],
             "method": atoms["m"],
             "path": atoms["U"],
             "status": _status_code(atoms["s"]),
-            "duration_ms": round(atoms["D"] / 1000, 1),
-            "request_id": atoms.get("{x-request-id}o"),
+            "duration_ms": round(seconds * 1000 + microseconds / 1000, 1),
+            "request_id": atoms.get(REQUEST_ID_ATOM),
         }
         try:
             self.access_log.info(
