@@ -1,12 +1,21 @@
 """Deployment checks: the documented production environment passes `check --deploy` with no
 warning; missing production variables and bad values stop manage.py (and gunicorn, see
-test_serving.py) with one line each."""
+test_serving.py) with one line each; static files not collected stop `check --deploy` and gunicorn
+but not `migrate` or `collectstatic`."""
+
+import subprocess
 
 import pytest
 from django.core import checks
 
-from auth0_django_example.checks import check_production_settings
+from auth0_django_example.checks import (
+    STATIC_FILES_NOT_COLLECTED,
+    check_production_settings,
+    check_static_files_collected,
+)
 from auth0_django_example.tests.support import (
+    PROJECT_DIR,
+    PYTHON,
     clean_environment,
     documented_production_environment,
     manage,
@@ -22,10 +31,24 @@ ALLOWED_HOSTS_MISSING = (
 )
 
 
-def test_check_deploy_is_clean_in_the_documented_production_environment():
+@pytest.fixture(scope="module")
+def collected_static_root(tmp_path_factory):
+    """`collectstatic` once with the production storage, into a folder of its own."""
+    root = tmp_path_factory.mktemp("collected-static")
+    result = manage(
+        "collectstatic", "--noinput", "--verbosity", "0",
+        env=clean_environment(**documented_production_environment(), DJANGO_STATIC_ROOT=str(root)),
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, "")
+    return root
+
+
+def test_check_deploy_is_clean_in_the_documented_production_environment(collected_static_root):
     result = manage(
         "check", "--deploy", "--fail-level", "WARNING",
-        env=clean_environment(**documented_production_environment()),
+        env=clean_environment(
+            **documented_production_environment(), DJANGO_STATIC_ROOT=str(collected_static_root)
+        ),
     )  # fmt: skip
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
@@ -137,3 +160,103 @@ def test_environment_errors_are_reported_in_any_mode(settings, debug):
     assert [(e.id, e.msg) for e in errors] == [
         ("auth0_django_example.E003", "LOG_FORMAT must be json or text, got 'xml'.")
     ]
+
+
+# --- Static files not collected -------------------------------------------------------------------
+
+
+def production_without_static_files(tmp_path, **variables):
+    return clean_environment(
+        **{
+            **documented_production_environment(),
+            "DJANGO_STATIC_ROOT": str(tmp_path / "never-collected"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            **variables,
+        }
+    )
+
+
+def test_check_deploy_refuses_uncollected_static_files_with_one_line(tmp_path):
+    result = manage("check", "--deploy", env=production_without_static_files(tmp_path))
+    assert result.returncode == 1
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("?: (")]
+    assert error_lines == [f"?: (auth0_django_example.E004) {STATIC_FILES_NOT_COLLECTED}"]
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_and_collectstatic_are_not_held_back_by_uncollected_static_files(tmp_path):
+    environment = production_without_static_files(tmp_path)
+    migrate = manage("migrate", "--noinput", "--verbosity", "0", env=environment)
+    assert (migrate.returncode, migrate.stderr) == (0, "")
+    plain_check = manage("check", env=environment)
+    assert (plain_check.returncode, plain_check.stdout) == (
+        0,
+        "System check identified no issues (0 silenced).\n",
+    )
+    collect = manage("collectstatic", "--noinput", "--verbosity", "0", env=environment)
+    assert (collect.returncode, collect.stderr) == (0, "")
+    assert (tmp_path / "never-collected" / "staticfiles.json").is_file()
+    deploy_check = manage("check", "--deploy", env=environment)
+    assert "auth0_django_example.E004" not in deploy_check.stderr
+
+
+def test_gunicorn_refuses_to_start_without_collected_static_files(tmp_path):
+    result = subprocess.run(
+        [PYTHON, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
+        cwd=PROJECT_DIR,
+        env=production_without_static_files(
+            tmp_path, WEB_CONCURRENCY="1", GUNICORN_BIND="127.0.0.1:0"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2:] == [
+        f"{STATIC_FILES_NOT_COLLECTED} (auth0_django_example.E004)",
+        "Refusing to start: 1 configuration error(s) above.",
+    ]
+    assert "Listening at" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def manifest_storage(settings, tmp_path):
+    settings.DEBUG = False
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    return tmp_path
+
+
+def test_missing_manifest_with_debug_off_is_an_error(manifest_storage):
+    errors = check_static_files_collected()
+    assert [(e.id, e.msg, e.level) for e in errors] == [
+        ("auth0_django_example.E004", STATIC_FILES_NOT_COLLECTED, checks.ERROR)
+    ]
+
+
+def test_unreadable_manifest_is_the_same_error(manifest_storage):
+    (manifest_storage / "staticfiles.json").write_text("{not json")
+    assert ids(check_static_files_collected()) == ["auth0_django_example.E004"]
+
+
+def test_present_manifest_passes(manifest_storage):
+    (manifest_storage / "staticfiles.json").write_text('{"paths": {}, "version": "1.1"}')
+    assert check_static_files_collected() == []
+
+
+def test_debug_on_needs_no_collected_static_files(manifest_storage, settings):
+    settings.DEBUG = True
+    assert check_static_files_collected() == []
+
+
+def test_a_storage_without_a_manifest_needs_none(manifest_storage, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    assert check_static_files_collected() == []
