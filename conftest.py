@@ -252,3 +252,22 @@ def api_client(db):
 def bearer(token: str) -> dict:
     """Request keyword arguments carrying `Authorization: Bearer <token>`."""
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+# --- Redis (the DPoP replay store's shared backend) -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _redis_server_instance(tmp_path_factory):
+    from auth0_jwt.tests.dpop_support import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_server(_redis_server_instance):
+    """A real redis-server on 127.0.0.1 (started once per session), emptied for each test."""
+    _redis_server_instance.flush()
+    return _redis_server_instance
