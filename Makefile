@@ -51,7 +51,10 @@ run: install .env
 # Production-style on this machine: static files collected (hashed, compressed), then gunicorn with
 # gunicorn.conf.py on http://$(HOST):$(PORT)/. Settings come from .env (created as for `make run`);
 # with the production variables (README "Deploying") it refuses to start until they are all set.
+# `$(PY) gunicorn.conf.py` first checks the gunicorn settings, one line per bad value: gunicorn
+# itself reads WEB_CONCURRENCY from the shell before its config file, and a traceback is all it says.
 serve: install .env
+	@$(PY) gunicorn.conf.py
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py migrate --noinput
 	GUNICORN_BIND=$${GUNICORN_BIND:-$(HOST):$(PORT)} $(VENV)/bin/gunicorn -c gunicorn.conf.py

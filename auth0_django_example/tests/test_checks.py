@@ -260,3 +260,25 @@ def test_a_storage_without_a_manifest_needs_none(manifest_storage, settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     assert check_static_files_collected() == []
+
+
+# --- WEB_CONCURRENCY in the shell -----------------------------------------------------------------
+
+
+def test_make_serve_refuses_a_non_numeric_web_concurrency_with_one_line(tmp_path):
+    # gunicorn reads WEB_CONCURRENCY while importing its own config module, before
+    # gunicorn.conf.py, and crashes with a traceback on a non-number: `make serve` checks first.
+    static_root = tmp_path / "static"
+    result = subprocess.run(
+        ["make", "--silent", "-o", ".env", "serve"],  # -o .env: never create the developer's .env
+        cwd=PROJECT_DIR,
+        env=clean_environment(WEB_CONCURRENCY="abc", DJANGO_STATIC_ROOT=str(static_root)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[0] == "WEB_CONCURRENCY must be a whole number >= 1, got 'abc'."
+    assert "Traceback" not in result.stderr
+    assert not static_root.exists()  # stopped before collectstatic
