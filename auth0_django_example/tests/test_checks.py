@@ -279,6 +279,8 @@ def test_make_serve_refuses_a_non_numeric_web_concurrency_with_one_line(tmp_path
         check=False,
     )
     assert result.returncode != 0
-    assert result.stderr.splitlines()[0] == "WEB_CONCURRENCY must be a whole number >= 1, got 'abc'."
+    assert result.stderr.splitlines()[0] == (
+        "WEB_CONCURRENCY must be a whole number >= 1, got 'abc'."
+    )
     assert "Traceback" not in result.stderr
     assert not static_root.exists()  # stopped before collectstatic
