@@ -6,6 +6,7 @@ import re
 import uuid
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_META_KEY = "HTTP_X_REQUEST_ID"
 # What a proxy or client may hand us: short, printable, no spaces or separators to forge log fields.
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
@@ -33,7 +34,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        # META, not request.headers: that would build a mapping of every header for one lookup.
+        request_id = request_id_from(request.META.get(REQUEST_ID_META_KEY))
         request.request_id = request_id
         token = _current_request_id.set(request_id)
         try:

@@ -119,13 +119,16 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the session user and messages are skipped on API_PATH_PREFIXES (middleware.py).
+    "auth0_django_example.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "auth0_django_example.middleware.BrowserAuthenticationMiddleware",
+    "auth0_django_example.middleware.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Paths served to bearer-token clients only: no session, session user or messages there.
+API_PATH_PREFIXES = ("/api/",)
 
 ROOT_URLCONF = "auth0_django_example.urls"
 WSGI_APPLICATION = "auth0_django_example.wsgi.application"
