@@ -23,3 +23,18 @@ class Auth0Identity(models.Model):
 
     def __str__(self):
         return self.sub
+
+
+class UsedDPoPProof(models.Model):
+    """A DPoP proof already accepted: its key (a hash of the client key's thumbprint and the proof's
+    `jti`) is kept until the proof is too old to be accepted anywhere, so a replay is refused
+    whichever worker or instance it reaches. The primary key makes remembering it atomic."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    expires_at = models.FloatField(db_index=True)  # seconds since the epoch
+
+    class Meta:
+        verbose_name = "used DPoP proof"
+
+    def __str__(self):
+        return self.key
