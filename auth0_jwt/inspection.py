@@ -48,11 +48,19 @@ def human_time(value, now: float) -> str:
 def strip_scheme(raw: str) -> str:
     raw = raw.strip()
     scheme, _, rest = raw.partition(" ")
-    return rest.strip() if scheme.lower() == "bearer" else raw
+    return rest.strip() if scheme.lower() in ("bearer", "dpop") else raw
 
 
-def inspect_token(raw_token: str, *, verifier: TokenVerifier, now: float | None = None):
-    """Describe `raw_token` and verify it with `verifier`; raise TokenRejected if it is no JWT."""
+def inspect_token(
+    raw_token: str,
+    *,
+    verifier: TokenVerifier,
+    now: float | None = None,
+    dpop_mode: str = "allowed",
+):
+    """Describe `raw_token` and verify it with `verifier`; raise TokenRejected if it is no JWT.
+
+    `dpop_mode` (AUTH0_DPOP) decides whether a DPoP-bound token can be accepted at all."""
     now = time.time() if now is None else now
     header = decode_segment(raw_token, 0, "header") if raw_token.count(".") == 2 else None
     if header is None:
@@ -71,6 +79,8 @@ def inspect_token(raw_token: str, *, verifier: TokenVerifier, now: float | None 
             line(f"{label + ':':<13}{human_time(claims[name], now)}")
     line(f"Scope:       {shown(claims.get('scope', '(none)'))}")
     line(f"Permissions: {shown(claims.get('permissions', '(none)'))}")
+    bound = "cnf" in claims
+    line(f"DPoP:        {_describe_binding(claims)}")
     try:
         verifier.verify(raw_token)
     except TokenRejected as exc:
@@ -78,9 +88,37 @@ def inspect_token(raw_token: str, *, verifier: TokenVerifier, now: float | None 
     except KeySetUnavailable as exc:
         line(f"Verdict:     REJECTED - the signing keys could not be loaded ({exc}).")
     else:
-        report.accepted = True
-        line("Verdict:     ACCEPTED - this service would accept this token.")
+        if not bound:
+            report.accepted = True
+            line("Verdict:     ACCEPTED - this service would accept this token.")
+        elif dpop_mode == "off" or not _jkt(claims):
+            line(
+                "Verdict:     REJECTED - the token is bound to a key (cnf), so it is refused as "
+                "a Bearer token, and this service does not accept it with DPoP."
+            )
+        else:
+            report.accepted = True
+            line(
+                "Verdict:     ACCEPTED - with the DPoP scheme and a proof signed by the key "
+                "cnf.jkt names; as a Bearer token it is refused."
+            )
     return report
+
+
+def _jkt(claims) -> str | None:
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    return jkt if isinstance(jkt, str) and jkt else None
+
+
+def _describe_binding(claims) -> str:
+    """Whether the token is DPoP-bound (RFC 9449 section 6: `cnf.jkt`), and to which key."""
+    if "cnf" not in claims:
+        return "not bound (no cnf claim): a Bearer token"
+    jkt = _jkt(claims)
+    if jkt is None:
+        return f"cnf without a jkt thumbprint ({shown(claims['cnf'])}): refused"
+    return f"DPoP-bound: cnf.jkt={shown(jkt)} (the key's RFC 7638 thumbprint)"
 
 
 def _describe_key(verifier: TokenVerifier, kid) -> str:

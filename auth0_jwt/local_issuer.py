@@ -4,6 +4,10 @@ tenant is configured and DEBUG is on.
 It publishes its public key in Auth0's JWKS shape and mints tokens for `manage.py mint_token`.
 The key store reads the JWKS from here directly (no HTTP round trip to the service itself), then
 verifies tokens with exactly the same code as for Auth0.
+
+It also plays the DPoP client for development (RFC 9449): `load_or_create_dpop_key` keeps a P-256
+key in a file, `mint --dpop-key` binds a token to it (`cnf.jkt`) and `create_dpop_proof` signs the
+proof `manage.py dpop_proof` prints.
 """
 
 import base64
@@ -18,9 +22,11 @@ from pathlib import Path
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from auth0_jwt.dpop import PROOF_TYPE, access_token_hash, b64url, jwk_thumbprint
 from auth0_jwt.keystore import JWKSError
 
 KEY_FILE_NAME = "signing-key.pem"
@@ -79,31 +85,11 @@ class LocalIssuer:
             raise LocalIssuerError(f"Cannot read {self.key_path}: {exc.strerror}.") from None
         try:
             self.key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            return self._create_key_file()
+            return _write_new_private_file(self.key_path, _new_key_and_certificate_pem())
         except OSError as exc:
             raise LocalIssuerError(
                 f"Cannot create the local issuer key in {self.key_dir}: {exc.strerror}."
             ) from None
-
-    def _create_key_file(self) -> bytes:
-        """Write a new key and certificate with owner-only permissions, atomically.
-
-        Two processes starting at once both write a temporary file; the first `link` wins and the
-        other process reads the winner's key.
-        """
-        pem = _new_key_and_certificate_pem()
-        temporary = self.key_dir / f".{KEY_FILE_NAME}.{os.getpid()}.{uuid.uuid4().hex}"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(pem)
-            try:
-                os.link(temporary, self.key_path)
-            except FileExistsError:
-                return self.key_path.read_bytes()
-        finally:
-            temporary.unlink(missing_ok=True)
-        return pem
 
     @property
     def kid(self) -> str:
@@ -151,8 +137,9 @@ class LocalIssuer:
         audience: str | list[str] | None = None,
         extra_claims: dict | None = None,
         now: float | None = None,
+        dpop_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> str:
-        """Sign an access token the way Auth0 shapes them."""
+        """Sign an access token the way Auth0 shapes them; bound to `dpop_key` when given."""
         private_key, _ = self._load()
         issued_at = int(now if now is not None else time.time())
         claims = {
@@ -167,9 +154,105 @@ class LocalIssuer:
         if permissions is not None:
             claims["permissions"] = permissions
         claims.update(extra_claims or {})
+        if dpop_key is not None:
+            claims["cnf"] = {"jkt": jwk_thumbprint(dpop_public_jwk(dpop_key))}
         return jwt.encode(
             claims, private_key, algorithm=ALGORITHM, headers={"kid": self.kid, "typ": "JWT"}
         )
+
+
+def _write_new_private_file(path: Path, data: bytes) -> bytes:
+    """Write `data` to `path` with owner-only permissions, atomically; return what `path` holds.
+
+    Two processes starting at once both write a temporary file; the first `link` wins and the
+    other process reads the winner's file.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path.read_bytes()
+    finally:
+        temporary.unlink(missing_ok=True)
+    return data
+
+
+# --- DPoP: the development client's key and proofs ------------------------------------------------
+
+
+def load_or_create_dpop_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The EC P-256 key at `path`, created (mode 0600, folder 0700) when missing."""
+    path = Path(path)
+    try:
+        pem = path.read_bytes()
+    except FileNotFoundError:
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            pem = _write_new_private_file(path, _new_dpop_key_pem())
+        except OSError as exc:
+            raise LocalIssuerError(f"Cannot create the DPoP key {path}: {exc.strerror}.") from None
+    except OSError as exc:
+        raise LocalIssuerError(f"Cannot read the DPoP key {path}: {exc.strerror}.") from None
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise LocalIssuerError(
+            f"{path} is not an unencrypted EC P-256 private key (PEM); delete it to create one."
+        )
+    return key
+
+
+def dpop_public_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict:
+    """The public half of a P-256 key as a JWK (the proof's `jwk` header)."""
+    numbers = private_key.public_key().public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url(numbers.x.to_bytes(32, "big")),
+        "y": b64url(numbers.y.to_bytes(32, "big")),
+    }
+
+
+def create_dpop_proof(
+    private_key: ec.EllipticCurvePrivateKey,
+    *,
+    method: str,
+    url: str,
+    access_token: str | None = None,
+    now: float | None = None,
+    jti: str | None = None,
+) -> str:
+    """An ES256 DPoP proof for one request (RFC 9449 section 4.2), with `ath` when a token is
+    given; a fresh random `jti` unless one is given."""
+    header = {"typ": PROOF_TYPE, "alg": "ES256", "jwk": dpop_public_jwk(private_key)}
+    claims = {
+        "jti": jti or uuid.uuid4().hex,
+        "htm": method,
+        "htu": url.split("?", 1)[0].split("#", 1)[0],
+        "iat": int(time.time() if now is None else now),
+    }
+    if access_token is not None:
+        claims["ath"] = access_token_hash(access_token)
+    signing_input = ".".join(
+        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    der = private_key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def _new_dpop_key_pem() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def _new_key_and_certificate_pem() -> bytes:

@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 
 from auth0_jwt.local_issuer import LocalIssuer
 from auth0_jwt.tests.conftest import LOCAL_AUDIENCE, LOCAL_ISSUER
+from auth0_jwt.verifier import decode_segment
 from conftest import AUDIENCE, ISSUER, KID
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -256,3 +257,96 @@ def test_mint_token_refuses_in_production_mode(tmp_path):
     assert result.stdout == ""
     assert "(auth0_jwt.E001) No Auth0 tenant is configured" in result.stderr
     assert not any(tmp_path.iterdir())  # no key was created
+
+
+# --- DPoP: mint_token --dpop-key, dpop_proof, inspect_token ---------------------------------------
+
+
+def test_mint_token_with_a_dpop_key_creates_it_owner_only_and_binds_the_token(local_mode, key_dir):
+    from auth0_jwt.dpop import jwk_thumbprint
+    from auth0_jwt.local_issuer import dpop_public_jwk, load_or_create_dpop_key
+
+    path = key_dir.parent / "client" / "dpop-key.pem"
+    token, status = run("mint_token", "--dpop-key", str(path))
+    assert status == 0
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    jkt = jwk_thumbprint(dpop_public_jwk(load_or_create_dpop_key(path)))
+    assert local_claims(token, key_dir, audience=LOCAL_AUDIENCE)["cnf"] == {"jkt": jkt}
+    again, _ = run("mint_token", "--dpop-key", str(path))  # the same key is used again
+    assert local_claims(again, key_dir, audience=LOCAL_AUDIENCE)["cnf"] == {"jkt": jkt}
+
+
+def test_mint_token_refuses_a_dpop_key_file_that_is_not_one(local_mode, tmp_path):
+    path = tmp_path / "not-a-key.pem"
+    path.write_text("hello")
+    with pytest.raises(CommandError) as excinfo:
+        run("mint_token", "--dpop-key", str(path))
+    assert str(excinfo.value) == (
+        f"{path} is not an unencrypted EC P-256 private key (PEM); delete it to create one."
+    )
+
+
+def test_dpop_proof_prints_a_proof_the_service_accepts(tmp_path):
+    from auth0_jwt.dpop import DPoPVerifier
+    from auth0_jwt.local_issuer import dpop_public_jwk, load_or_create_dpop_key
+
+    path = tmp_path / "dpop-key.pem"
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+    url = "http://127.0.0.1:8000/api/private/"
+    out, status = run(
+        "dpop_proof", "--key", str(path), "--method", "POST", "--url", url + "?q=1",
+        "--token", f"DPoP {token}",
+    )  # fmt: skip
+    assert status == 0
+    proof = out.strip()
+    verified = DPoPVerifier().verify(proof, method="POST", url=url, access_token=token)
+    assert verified.header["jwk"] == dpop_public_jwk(load_or_create_dpop_key(path))
+    assert verified.claims["htu"] == url
+    second, _ = run("dpop_proof", "--key", str(path), "--url", url)
+    claims = decode_segment(second.strip(), 1, "payload")  # its own jti, no ath without --token
+    assert claims["jti"] != verified.jti and "ath" not in claims and claims["htm"] == "GET"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--url", "ftp://x/"], "--url must be an http(s) URL, got 'ftp://x/'."),
+        (["--url", "http://x/", "--method", "get"], "--method must be an HTTP method such as GET"),
+        (["--url", "http://x/", "--token", "abc"], "--token is not a JWT (three base64url"),
+    ],
+)
+def test_dpop_proof_usage_errors_are_one_line(tmp_path, options, message):
+    with pytest.raises(CommandError) as excinfo:
+        run("dpop_proof", "--key", str(tmp_path / "k.pem"), *options)
+    assert str(excinfo.value).startswith(message)
+    assert not (tmp_path / "k.pem").exists()
+
+
+def test_inspect_token_says_whether_a_token_is_dpop_bound(make_token):
+    out, status = run("inspect_token", make_token())
+    assert "DPoP:        not bound (no cnf claim): a Bearer token" in out
+    bound = make_token(cnf={"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})
+    out, status = run("inspect_token", f"DPoP {bound}")
+    assert status == 0
+    assert (
+        "DPoP:        DPoP-bound: cnf.jkt=0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I "
+        "(the key's RFC 7638 thumbprint)"
+    ) in out
+    assert out.rstrip().endswith(
+        "Verdict:     ACCEPTED - with the DPoP scheme and a proof signed by the key cnf.jkt "
+        "names; as a Bearer token it is refused."
+    )
+
+
+def test_inspect_token_rejects_a_bound_token_when_dpop_is_off(settings, make_token):
+    settings.AUTH0 = {**settings.AUTH0, "DPOP": "off"}
+    out, status = run("inspect_token", make_token(cnf={"jkt": "abc"}))
+    assert status == 1
+    assert out.rstrip().endswith(
+        "Verdict:     REJECTED - the token is bound to a key (cnf), so it is refused as a "
+        "Bearer token, and this service does not accept it with DPoP."
+    )
+    out, status = run("inspect_token", make_token(cnf={"x5t#S256": "abc"}))
+    assert status == 1
+    assert "DPoP:        cnf without a jkt thumbprint ({'x5t#S256': 'abc'}): refused" in out

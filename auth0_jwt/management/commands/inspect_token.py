@@ -5,6 +5,7 @@ import sys
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
+from auth0_jwt.conf import get_auth0_settings
 from auth0_jwt.inspection import inspect_token, strip_scheme
 from auth0_jwt.management.commands._base import TokenCommand
 from auth0_jwt.verifier import TokenRejected, build_token_verifier
@@ -27,10 +28,11 @@ class Command(TokenCommand):
         token = strip_scheme(raw)
         try:
             verifier = build_token_verifier()
+            dpop_mode = get_auth0_settings().dpop_mode
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         try:
-            report = inspect_token(token, verifier=verifier)
+            report = inspect_token(token, verifier=verifier, dpop_mode=dpop_mode)
         except TokenRejected as exc:
             raise CommandError(exc.reason) from None
         self.stdout.write("\n".join(report.lines))

@@ -12,6 +12,7 @@ from auth0_jwt.local_issuer import (
     DEFAULT_SUBJECT,
     LocalIssuer,
     LocalIssuerError,
+    load_or_create_dpop_key,
 )
 from auth0_jwt.management.commands._base import TokenCommand
 
@@ -56,6 +57,12 @@ class Command(TokenCommand):
             metavar="NAME=VALUE",
             help="extra claim, repeatable; VALUE is JSON when it parses as JSON",
         )
+        parser.add_argument(
+            "--dpop-key",
+            metavar="PATH",
+            help="bind the token to the EC P-256 key at PATH (cnf.jkt, DPoP); the key is created "
+            "(mode 0600) when PATH does not exist. Send it with manage.py dpop_proof.",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -75,6 +82,7 @@ class Command(TokenCommand):
         if options["permissions"] is not None:
             permissions = options["permissions"].replace(",", " ").split()
         try:
+            dpop_key = load_or_create_dpop_key(options["dpop_key"]) if options["dpop_key"] else None
             token = LocalIssuer.from_settings(config).mint(
                 sub=options["sub"],
                 scope=options["scope"],
@@ -82,6 +90,7 @@ class Command(TokenCommand):
                 expires_in=options["expires_in"],
                 audience=options["audience"],
                 extra_claims=extra_claims,
+                dpop_key=dpop_key,
             )
         except LocalIssuerError as exc:
             raise CommandError(str(exc)) from None
