@@ -5,8 +5,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install install-dev migrate run serve test test-postgres lint format postman soak \
-	bench clean
+.PHONY: help install install-dev migrate run serve test test-postgres redis-server lint format \
+	postman soak bench clean
 
 help:
 	@echo "make run    - create .venv, install, migrate, serve on http://$(HOST):$(PORT)/"
@@ -61,10 +61,16 @@ serve: install .env
 
 # The whole suite on a throwaway PostgreSQL server on 127.0.0.1 (Debian's postgresql package is
 # installed when missing, which needs root); CI runs it after `make test`.
-test-postgres: install-dev
+test-postgres: install-dev redis-server
 	bash scripts/test-postgres.sh
 
-test: install-dev
+# The DPoP replay store tests start Debian's redis-server on a free loopback port (conftest.py);
+# it is installed here when missing (which needs root).
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server not found: installing Debian's redis-server"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
+
+test: install-dev redis-server
 	$(PY) -m pytest
 
 
