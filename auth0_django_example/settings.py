@@ -130,6 +130,35 @@ MIDDLEWARE = [
 # Paths served to bearer-token clients only: no session, session user or messages there.
 API_PATH_PREFIXES = ("/api/",)
 
+# --- Prometheus metrics (auth0_django_example/metrics.py, README "Metrics") ----------------------
+# GET /metrics for the addresses or networks in METRICS_ALLOWED_IPS only (others get a 404); the
+# client behind a proxy in FORWARDED_ALLOW_IPS (the same variable gunicorn reads) is the nearest
+# X-Forwarded-For hop that is not such a proxy.
+
+
+def env_networks(name: str, default: str) -> list[str]:
+    """A comma-separated list of IP addresses or CIDR networks (`*` kept as is)."""
+    import ipaddress
+
+    entries = env_list(name, default)
+    for entry in entries:
+        try:
+            if entry != "*":
+                ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            ENVIRONMENT_ERRORS.append(
+                f"{name} must list IP addresses or networks such as 10.0.0.0/8, got {entry!r}."
+            )
+    return entries
+
+
+METRICS_ENABLED = env_flag("METRICS_ENABLED", True)
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+FORWARDED_ALLOW_IPS = env_networks("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+if METRICS_ENABLED:
+    # First: it times the whole stack, and answers /metrics before host validation.
+    MIDDLEWARE.insert(0, "auth0_django_example.metrics.MetricsMiddleware")
+
 ROOT_URLCONF = "auth0_django_example.urls"
 WSGI_APPLICATION = "auth0_django_example.wsgi.application"
 

@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.exceptions import InvalidKeyError
 
+from auth0_jwt import metrics
+
 logger = logging.getLogger(__name__)
 
 MAX_JWKS_BYTES = 1024 * 1024
@@ -276,6 +278,7 @@ class JWKSKeyStore:
         self._last_failure_at = -math.inf
         self._last_unknown_kid_fetch_at = -math.inf
         self._listeners: list[Callable[[KeySet], None]] = []
+        metrics.SIGNING_KEYS.set(0)
 
     @property
     def key_set(self) -> KeySet | None:
@@ -359,8 +362,10 @@ class JWKSKeyStore:
         try:
             keys, skipped = parse_jwks(self.source(), algorithms=self.algorithms)
         except JWKSError as exc:
+            elapsed = time.monotonic() - started
             self._last_failure_at = self.clock()
             self.last_error = str(exc)
+            metrics.jwks_fetched(ok=False, trigger=trigger, seconds=elapsed, key_count=None)
             logger.warning(
                 "JWKS fetch failed: %s",
                 exc,
@@ -369,11 +374,12 @@ class JWKSKeyStore:
                     "outcome": "error",
                     "trigger": trigger,
                     "jwks": self.description,
-                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                    "duration_ms": round(elapsed * 1000, 1),
                     "kept_stale_keys": self._key_set is not None,
                 },
             )
             return None
+        elapsed = time.monotonic() - started
         previous = self._key_set
         key_set = KeySet(
             keys=keys,
@@ -383,6 +389,7 @@ class JWKSKeyStore:
         )
         self._key_set = key_set
         self.last_error = None
+        metrics.jwks_fetched(ok=True, trigger=trigger, seconds=elapsed, key_count=len(keys))
         for reason in skipped:
             logger.warning("JWKS entry skipped: %s", reason)
         logger.info(
@@ -393,7 +400,7 @@ class JWKSKeyStore:
                 "outcome": "ok",
                 "trigger": trigger,
                 "jwks": self.description,
-                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                "duration_ms": round(elapsed * 1000, 1),
                 "key_count": len(keys),
             },
         )
