@@ -19,19 +19,16 @@ import jwt
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from auth0_jwt.conf import DEFAULT_TOKEN_CACHE_SIZE, RELOADING_SETTINGS, get_auth0_settings
+from auth0_jwt.conf import RELOADING_SETTINGS, get_auth0_settings
 from auth0_jwt.keystore import (
     KEY_TYPES_BY_ALGORITHM_PREFIX,
     HTTPJWKSSource,
     JWKSKeyStore,
     KeySetUnavailable,
+    SigningKey,
     UnknownSigningKey,
 )
-from auth0_jwt.token_cache import (
-    SharedValues,
-    VerifiedTokenCache,
-    time_window,
-)
+from auth0_jwt.token_cache import CachingTokenVerifier, time_window
 
 MAX_TOKEN_LENGTH = 16 * 1024
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
@@ -53,7 +50,14 @@ class TokenRejected(Exception):
         self.reason = reason
 
 
-__all__ = ["KeySetUnavailable", "TokenRejected", "TokenVerifier", "VerifiedToken"]
+__all__ = [
+    "CachingTokenVerifier",
+    "KeySetUnavailable",
+    "TokenRejected",
+    "TokenVerifier",
+    "Verification",
+    "VerifiedToken",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,17 @@ class VerifiedToken:
 
     def has_scopes(self, required) -> bool:
         return set(required) <= self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The outcome of a full verification: the token, the key that verified it, and the clock
+    readings (leeway included) between which it is acceptable, [valid_from, valid_until)."""
+
+    token: VerifiedToken
+    key: SigningKey
+    valid_from: float
+    valid_until: float
 
 
 EXPIRED = "The token has expired."
@@ -92,11 +107,11 @@ PYJWT_REASONS = (
 
 
 class TokenVerifier:
-    """Verifies compact JWS access tokens against the key store's keys.
+    """Verifies compact JWS access tokens against the key store's keys, every time in full.
 
-    Tokens that pass are kept in a `VerifiedTokenCache` (see token_cache.py), so a repeated token
-    costs a dictionary lookup and a clock check. `now` is the wall clock of the cache and of the
-    verifier's own time check (PyJWT reads the system clock itself; tests inject a fake `now`).
+    It keeps nothing about the tokens it has seen: `CachingTokenVerifier` (token_cache.py) wraps
+    it so that a repeated token is not verified again. `now` is the wall clock of the verifier's
+    own time check (PyJWT reads the system clock itself; tests inject a fake `now`).
     """
 
     def __init__(
@@ -107,7 +122,6 @@ class TokenVerifier:
         audience: str,
         algorithms: tuple[str, ...] = ("RS256",),
         leeway: int = 60,
-        token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
         now: Callable[[], float] = time.time,
     ):
         self.key_store = key_store
@@ -117,26 +131,17 @@ class TokenVerifier:
         self.leeway = leeway
         self.now = now
         self._jwt = jwt.PyJWT()
-        self.token_cache = VerifiedTokenCache(max_size=token_cache_size, leeway=leeway, now=now)
-        self._shared = SharedValues()
-        key_store.add_listener(self.token_cache.on_key_set_changed)
-        if key_store.key_set is not None:
-            self.token_cache.on_key_set_changed(key_store.key_set)
 
     def verify(self, raw_token: str) -> VerifiedToken:
         """Return the verified token; raise TokenRejected or KeySetUnavailable."""
+        return self.verify_in_full(raw_token).token
+
+    def verify_in_full(self, raw_token: str) -> Verification:
+        """Verify `raw_token`; return it with its key and time window (for a cache to keep)."""
         if len(raw_token) > MAX_TOKEN_LENGTH:
             raise TokenRejected(f"The token is longer than {MAX_TOKEN_LENGTH} characters.")
-        # A refresh that is due happens first, so a hit never outlives its key's withdrawal by
-        # more than the key set's cache lifetime, as without the token cache.
-        self.key_store.refresh_if_stale()
-        token = self.token_cache.get(raw_token)
-        if token is not None:
-            return token
         self._check_shape(raw_token)
-        header_segment = raw_token.partition(".")[0]
-        # A header already seen on a verified token was parsed and checked then.
-        header = self._shared.known_header(header_segment) or self._get_header(raw_token)
+        header = self._get_header(raw_token)
         try:
             key = self._get_key(header)
             claims = self._decode(raw_token, key, header["alg"])
@@ -145,13 +150,9 @@ class TokenVerifier:
             self._check_claim_types(decode_segment(raw_token, 1, "payload"))
             raise
         self._check_claim_types(claims)  # on PyJWT's claims: the payload is parsed only once
-        # Many cached tokens hold the same names and values: keep one copy of each.
-        claims = self._shared.claims(claims)
-        header = self._shared.header(header_segment, header)
         token = self._build_verified_token(claims, header)
-        window = self._check_time_window(token)
-        self.token_cache.put(raw_token, token, key, window)
-        return token
+        valid_from, valid_until = self._check_time_window(token)
+        return Verification(token, key, valid_from, valid_until)
 
     def _check_shape(self, raw_token: str) -> None:
         if raw_token.count(".") == 4:
@@ -234,7 +235,7 @@ class TokenVerifier:
             claims=claims,
             header=header,
             subject=subject,
-            scopes=self._shared.scopes(_scopes(claims)),
+            scopes=_scopes(claims),
             expires_at=float(claims["exp"]),
             not_before=float(claims["nbf"]) if "nbf" in claims else None,
             kid=header["kid"],
@@ -285,14 +286,15 @@ def _scopes(claims: dict) -> frozenset[str]:
 
 # --- The process-wide verifier --------------------------------------------------------------------
 
-_verifier: TokenVerifier | None = None
+_verifier: CachingTokenVerifier | None = None
 _verifier_lock = threading.Lock()
 
 
 def build_token_verifier(
     config=None, *, now: Callable[[], float] = time.time, **key_store_options
-) -> TokenVerifier:
-    """Build a verifier (and its key store) from the `AUTH0` setting; `now` is its wall clock."""
+) -> CachingTokenVerifier:
+    """Build the verifier, its key store and its token cache from the `AUTH0` setting; `now` is
+    their wall clock."""
     config = config or get_auth0_settings()
     if config.local_issuer:
         from auth0_jwt.local_issuer import LocalIssuer
@@ -310,18 +312,18 @@ def build_token_verifier(
         "description": description,
         **key_store_options,
     }
-    return TokenVerifier(
+    verifier = TokenVerifier(
         key_store=JWKSKeyStore(source, **options),
         issuer=config.issuer,
         audience=config.audience,
         algorithms=config.algorithms,
         leeway=config.leeway,
-        token_cache_size=config.token_cache_size,
         now=now,
     )
+    return CachingTokenVerifier(verifier, max_size=config.token_cache_size)
 
 
-def get_token_verifier() -> TokenVerifier:
+def get_token_verifier() -> CachingTokenVerifier:
     """The verifier every request uses, built on first use."""
     global _verifier
     if _verifier is None:
@@ -331,7 +333,7 @@ def get_token_verifier() -> TokenVerifier:
     return _verifier
 
 
-def reset_token_verifier(verifier: TokenVerifier | None = None) -> None:
+def reset_token_verifier(verifier: CachingTokenVerifier | None = None) -> None:
     """Replace the process-wide verifier (tests, settings changes); None rebuilds it on next use."""
     global _verifier
     with _verifier_lock:

@@ -16,10 +16,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 
 from auth0_jwt.conf import DEFAULT_TOKEN_CACHE_SIZE, load_auth0_settings
-from auth0_jwt.token_cache import VerifiedTokenCache
+from auth0_jwt.token_cache import CachingTokenVerifier, VerifiedTokenCache
 from auth0_jwt.verifier import (
     MAX_TOKEN_LENGTH,
     TokenRejected,
+    TokenVerifier,
     build_token_verifier,
     get_token_verifier,
     reset_token_verifier,
@@ -90,6 +91,32 @@ def test_repeated_token_is_served_from_the_cache_without_verifying_again(
     for _ in range(50):
         assert verifier.verify(token) is first  # the full path builds a new object every time
     assert jwks_server.fetches == 1
+
+
+def test_the_verifier_itself_keeps_nothing_and_the_cache_wraps_it(verifier, make_token):
+    assert isinstance(verifier, CachingTokenVerifier)
+    assert isinstance(verifier.verifier, TokenVerifier)
+    assert not hasattr(verifier.verifier, "token_cache")
+    token = make_token()
+    first = verifier.verifier.verify(token)
+    assert verifier.verifier.verify(token) is not first  # verified in full every time
+    assert verifier.verifier.verify(token) == first
+    assert len(verifier.token_cache) == 0
+    verification = verifier.verifier.verify_in_full(token)
+    assert verification.key is verifier.key_store.get_key(KID)
+    assert verification.valid_until == first.expires_at + 60  # exp plus the leeway
+    assert verifier.verify(token) == first
+    assert token in verifier.token_cache
+
+
+def test_cached_tokens_share_their_common_values(verifier, make_token):
+    first, second = verifier.verify(make_token(jti="one")), verifier.verify(make_token(jti="two"))
+    assert first.claims["jti"] != second.claims["jti"]
+    assert first.claims["iss"] is second.claims["iss"]
+    assert first.header is second.header
+    assert first.scopes is second.scopes
+    with pytest.raises(TypeError):
+        first.header["kid"] = "other"  # shared, so read-only
 
 
 def test_a_hit_needs_no_jwks_server(verifier, make_token, jwks_server):
