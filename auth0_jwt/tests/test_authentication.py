@@ -54,7 +54,7 @@ def test_missing_or_other_scheme_is_treated_as_no_credentials(api_client, header
     response = api_client.get(PRIVATE, HTTP_AUTHORIZATION=header)
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication credentials were not provided."}
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", DPoP algs="ES256"'
 
 
 @pytest.mark.parametrize(

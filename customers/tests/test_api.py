@@ -584,7 +584,7 @@ def test_no_token_is_401_with_a_bearer_challenge(api_client, method):
     response = getattr(api_client, method)(url, ADA, format="json")
     assert response.status_code == 401
     assert response.json() == NOT_PROVIDED
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", DPoP algs="ES256"'
 
 
 def test_an_expired_token_is_401_invalid_token(api_client, make_token):

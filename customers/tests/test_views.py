@@ -33,7 +33,7 @@ def test_private_endpoint_without_a_token_is_401_with_a_bearer_challenge(api_cli
     response = api_client.get("/api/private/")
     assert response.status_code == 401
     assert response.json() == NOT_PROVIDED
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", DPoP algs="ES256"'
 
 
 def test_private_endpoint_with_a_valid_token_answers_with_the_subject(api_client, make_token):
@@ -85,4 +85,4 @@ def test_private_scoped_endpoint_without_a_token_is_401(api_client):
     response = api_client.get("/api/private-scoped/")
     assert response.status_code == 401
     assert response.json() == NOT_PROVIDED
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", DPoP algs="ES256"'

@@ -29,7 +29,8 @@ NOT_THREE_SEGMENTS = "The token is malformed: expected three base64url segments 
 def assert_no_credentials(response):
     assert response.status_code == 401
     assert response.json() == {"detail": NOT_PROVIDED}
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    # AUTH0_DPOP=allowed (the default) offers both schemes (RFC 9449 section 7.1).
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", DPoP algs="ES256"'
 
 
 def assert_invalid_request(response, detail):

@@ -32,7 +32,7 @@ def test_request_without_an_authorization_header_is_401_without_an_error(api_cli
 
 
 @pytest.mark.parametrize(
-    "scheme", ["Basic", "Token", "JWT", "DPoP", "Bearer-Token", "Bearerx", "Beare", "OAuth"]
+    "scheme", ["Basic", "Token", "JWT", "DPoPx", "Bearer-Token", "Bearerx", "Beare", "OAuth"]
 )
 def test_valid_token_under_another_scheme_is_not_taken_as_credentials(
     api_client, make_token, scheme

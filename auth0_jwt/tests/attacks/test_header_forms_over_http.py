@@ -41,6 +41,8 @@ def assert_answer(answer, status, detail=None, error=None):
     challenge = 'Bearer realm="api"'
     if error:
         challenge += f', error="{error}", error_description="{detail}"'
+    else:  # no credentials: both schemes are offered (AUTH0_DPOP=allowed, the default)
+        challenge += ', DPoP algs="ES256"'
     assert headers["WWW-Authenticate"] == challenge
 
 

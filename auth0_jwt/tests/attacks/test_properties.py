@@ -50,7 +50,7 @@ def assert_rfc6750_answer(response, *, allowed=(400, 401, 403)):
             f'Bearer realm="api", error="invalid_request", error_description="{detail}"'
         )
     elif status == 401 and detail == "Authentication credentials were not provided.":
-        assert challenge == 'Bearer realm="api"'
+        assert challenge == 'Bearer realm="api", DPoP algs="ES256"'
     elif status == 401:
         assert challenge.startswith('Bearer realm="api", error="invalid_token", error_description=')
     else:
