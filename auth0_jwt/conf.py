@@ -1,7 +1,14 @@
-"""Typed, validated view of the `AUTH0` setting, built lazily and rebuilt when it changes."""
+"""Typed, validated view of the `AUTH0` setting, built lazily and rebuilt when it changes.
+
+Only `DOMAIN` (or `ISSUER`) and `AUDIENCE` are required: `ISSUER` defaults to `https://DOMAIN/`
+and `JWKS_URL` to `ISSUER` + `.well-known/jwks.json`, each overridable; every other key has a
+default. A bad or missing value is an `ImproperlyConfigured` naming the key as it is written in
+settings (`AUTH0["LEEWAY"]`), one sentence per problem; the system checks report each one.
+"""
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -52,6 +59,54 @@ class Auth0Settings:
     redis_url: str = ""  # the DPoP replay store: Redis when set, else the database
 
 
+def setting_name(key: str) -> str:
+    """How a key of the `AUTH0` dict is named in messages: as it is written in settings."""
+    return f'AUTH0["{key}"]'
+
+
+class Auth0SettingsError(ImproperlyConfigured):
+    """Everything wrong with the `AUTH0` setting, one sentence per problem."""
+
+    def __init__(self, messages: list[str]):
+        self.messages = list(messages)
+        super().__init__(" ".join(self.messages))
+
+
+class _Problems:
+    """Runs each field's parser, keeping its message instead of stopping at the first one."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def __call__(self, parse, *args, **kwargs):
+        try:
+            return parse(*args, **kwargs)
+        except ImproperlyConfigured as exc:
+            self.messages.append(str(exc))
+            return None
+
+
+def _domain(raw) -> str:
+    """The tenant's domain as a bare host name (`https://` and a trailing `/` tolerated)."""
+    name = setting_name("DOMAIN")
+    if not isinstance(raw, str):
+        raise ImproperlyConfigured(
+            f'{name} must be a host name such as "tenant.us.auth0.com", got {raw!r}.'
+        )
+    domain = raw.strip().removeprefix("https://").rstrip("/")
+    parts = urlsplit(f"https://{domain}/")
+    try:
+        valid = bool(parts.hostname) and parts.path == "/" and not (parts.query or parts.fragment)
+        valid = valid and not parts.username and (parts.port is None or parts.port > 0)
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid or "://" in domain:
+        raise ImproperlyConfigured(
+            f'{name} must be a host name such as "tenant.us.auth0.com", got {raw!r}.'
+        )
+    return domain
+
+
 def _number(raw, name, *, minimum, maximum=math.inf, kind=float):
     try:
         value = kind(raw)
@@ -63,8 +118,13 @@ def _number(raw, name, *, minimum, maximum=math.inf, kind=float):
     return value
 
 
-def _algorithms(raw, name="AUTH0_ALGORITHMS"):
-    names = raw.replace(",", " ").split() if isinstance(raw, str) else list(raw)
+def _algorithms(raw, name):
+    if isinstance(raw, str):
+        names = raw.replace(",", " ").split()
+    elif isinstance(raw, (list, tuple)) and all(isinstance(item, str) for item in raw):
+        names = list(raw)
+    else:
+        names = []
     unsupported = sorted(set(names) - SUPPORTED_ALGORITHMS)
     if not names or unsupported:
         raise ImproperlyConfigured(
@@ -75,8 +135,12 @@ def _algorithms(raw, name="AUTH0_ALGORITHMS"):
 
 
 def _url(raw, name):
-    parts = urlsplit(raw or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(raw) if isinstance(raw, str) else None
+        valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unbalanced [ in the host
+        valid = False
+    if not valid:
         raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {raw!r}.")
     return raw
 
@@ -89,7 +153,7 @@ def _choice(raw, name, choices):
 
 
 def _redis_url(raw):
-    raw = (raw or "").strip()
+    raw = (raw or "").strip() if isinstance(raw, str) or raw is None else "?"
     if raw and urlsplit(raw).scheme not in REDIS_URL_SCHEMES:
         raise ImproperlyConfigured(
             "REDIS_URL must be a redis://, rediss:// or unix:// URL (it is not shown here)."
@@ -97,66 +161,124 @@ def _redis_url(raw):
     return raw
 
 
-def load_auth0_settings(raw: dict) -> Auth0Settings:
-    """Parse the raw `AUTH0` dict; raise ImproperlyConfigured with one clear sentence if wrong."""
-    local = bool(raw.get("LOCAL_ISSUER", False))
-    audience = (raw.get("AUDIENCE") or "").strip()
-    if not audience:
-        raise ImproperlyConfigured(
-            "AUTH0_API_IDENTIFIER is not set: set it to your API's identifier (its audience) "
-            "from the Auth0 dashboard."
+def _issuer_and_jwks_url(raw, problem: _Problems, *, local: bool) -> tuple[str, str]:
+    """`ISSUER` and `JWKS_URL` as set, or derived from `DOMAIN` (then from `ISSUER`)."""
+    issuer = raw.get("ISSUER") or None
+    if issuer is None and raw.get("DOMAIN"):
+        domain = problem(_domain, raw["DOMAIN"])
+        if domain is None:
+            return "", ""
+        issuer = f"https://{domain}/"
+    elif issuer is None:
+        hint = (
+            'the local development issuer needs the URL it serves on, e.g. "http://127.0.0.1:8000/"'
+            if local
+            else 'set it to your Auth0 tenant\'s domain, e.g. "tenant.us.auth0.com"'
         )
-    return Auth0Settings(
-        issuer=_url(raw.get("ISSUER"), "AUTH0_ISSUER"),
+        key, alternative = ("ISSUER", "DOMAIN") if local else ("DOMAIN", "ISSUER")
+        problem.messages.append(
+            f"{setting_name(key)} is not set: {hint} (or set {setting_name(alternative)})."
+        )
+        return "", ""
+    issuer = problem(_url, issuer, setting_name("ISSUER"))
+    jwks_url = raw.get("JWKS_URL") or (
+        f"{issuer.rstrip('/')}/.well-known/jwks.json" if issuer else None
+    )
+    if jwks_url is not None:
+        jwks_url = problem(_url, jwks_url, setting_name("JWKS_URL"))
+    return issuer or "", jwks_url or ""
+
+
+def load_auth0_settings(raw: Mapping) -> Auth0Settings:
+    """Parse the raw `AUTH0` dict; raise Auth0SettingsError (an ImproperlyConfigured) naming
+    every problem, one sentence each."""
+    if not isinstance(raw, Mapping):
+        raise Auth0SettingsError(
+            [f"AUTH0 must be a dict of settings such as {{\"DOMAIN\": ..., \"AUDIENCE\": ...}}, "
+             f"got {type(raw).__name__}."]
+        )  # fmt: skip
+    problem = _Problems()
+    local = bool(raw.get("LOCAL_ISSUER", False))
+    issuer, jwks_url = _issuer_and_jwks_url(raw, problem, local=local)
+    audience = raw.get("AUDIENCE") or ""
+    audience = audience.strip() if isinstance(audience, str) else ""
+    if not audience:
+        problem.messages.append(
+            f"{setting_name('AUDIENCE')} is not set: set it to your API's identifier in the "
+            'Auth0 dashboard (the audience its tokens carry), e.g. "https://api.example.com/".'
+        )
+    config = dict(
+        issuer=issuer,
         audience=audience,
-        jwks_url=_url(raw.get("JWKS_URL"), "AUTH0_JWKS_URL"),
-        algorithms=_algorithms(raw.get("ALGORITHMS", "RS256")),
-        leeway=_number(raw.get("LEEWAY", 60), "AUTH0_LEEWAY", minimum=0, maximum=600, kind=int),
-        jwks_timeout=_number(
-            raw.get("JWKS_TIMEOUT", 5), "AUTH0_JWKS_TIMEOUT", minimum=0.1, maximum=MAX_JWKS_TIMEOUT
+        jwks_url=jwks_url,
+        algorithms=problem(_algorithms, raw.get("ALGORITHMS", "RS256"), setting_name("ALGORITHMS")),
+        leeway=problem(
+            _number, raw.get("LEEWAY", 60), setting_name("LEEWAY"), minimum=0, maximum=600, kind=int
         ),
-        jwks_cache_lifetime=_number(
-            raw.get("JWKS_CACHE_LIFETIME", 600), "AUTH0_JWKS_CACHE_LIFETIME", minimum=1
+        jwks_timeout=problem(
+            _number,
+            raw.get("JWKS_TIMEOUT", 5),
+            setting_name("JWKS_TIMEOUT"),
+            minimum=0.1,
+            maximum=MAX_JWKS_TIMEOUT,
         ),
-        jwks_min_refetch_interval=_number(
-            raw.get("JWKS_MIN_REFETCH_INTERVAL", 30), "AUTH0_JWKS_MIN_REFETCH_INTERVAL", minimum=0
+        jwks_cache_lifetime=problem(
+            _number,
+            raw.get("JWKS_CACHE_LIFETIME", 600),
+            setting_name("JWKS_CACHE_LIFETIME"),
+            minimum=1,
+        ),
+        jwks_min_refetch_interval=problem(
+            _number,
+            raw.get("JWKS_MIN_REFETCH_INTERVAL", 30),
+            setting_name("JWKS_MIN_REFETCH_INTERVAL"),
+            minimum=0,
         ),
         local_issuer=local,
         local_issuer_key_dir=Path(raw.get("LOCAL_ISSUER_KEY_DIR") or ".local-issuer"),
-        token_cache_size=_number(
+        token_cache_size=problem(
+            _number,
             raw.get("TOKEN_CACHE_SIZE", DEFAULT_TOKEN_CACHE_SIZE),
-            "AUTH0_TOKEN_CACHE_SIZE",
+            setting_name("TOKEN_CACHE_SIZE"),
             minimum=0,
             maximum=MAX_TOKEN_CACHE_SIZE,
             kind=int,
         ),
-        dpop_mode=_choice(raw.get("DPOP", "allowed"), "AUTH0_DPOP", DPOP_MODES),
-        dpop_algorithms=_algorithms(
-            raw.get("DPOP_ALGORITHMS", DEFAULT_DPOP_ALGORITHMS), "AUTH0_DPOP_ALGORITHMS"
+        dpop_mode=problem(_choice, raw.get("DPOP", "allowed"), "AUTH0_DPOP", DPOP_MODES),
+        dpop_algorithms=problem(
+            _algorithms,
+            raw.get("DPOP_ALGORITHMS", DEFAULT_DPOP_ALGORITHMS),
+            "AUTH0_DPOP_ALGORITHMS",
         ),
-        dpop_iat_leeway=_number(
+        dpop_iat_leeway=problem(
+            _number,
             raw.get("DPOP_IAT_LEEWAY", DEFAULT_DPOP_IAT_LEEWAY),
             "AUTH0_DPOP_IAT_LEEWAY",
             minimum=0,
             maximum=300,
             kind=int,
         ),
-        dpop_max_age=_number(
+        dpop_max_age=problem(
+            _number,
             raw.get("DPOP_MAX_AGE", DEFAULT_DPOP_MAX_AGE),
             "AUTH0_DPOP_MAX_AGE",
             minimum=1,
             maximum=3600,
             kind=int,
         ),
-        dpop_max_proof_length=_number(
+        dpop_max_proof_length=problem(
+            _number,
             raw.get("DPOP_MAX_PROOF_LENGTH", DEFAULT_DPOP_MAX_PROOF_LENGTH),
             "AUTH0_DPOP_MAX_PROOF_LENGTH",
             minimum=512,
             maximum=16384,
             kind=int,
         ),
-        redis_url=_redis_url(raw.get("REDIS_URL")),
+        redis_url=problem(_redis_url, raw.get("REDIS_URL")),
     )
+    if problem.messages:
+        raise Auth0SettingsError(problem.messages)
+    return Auth0Settings(**config)
 
 
 @functools.cache

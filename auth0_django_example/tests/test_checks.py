@@ -67,9 +67,9 @@ def test_missing_production_variables_stop_manage_py_with_one_line_each():
     assert error_lines == [
         f"?: (auth0_django_example.E001) {SECRET_KEY_MISSING}",
         f"?: (auth0_django_example.E002) {ALLOWED_HOSTS_MISSING}",
-        "?: (auth0_jwt.E001) No Auth0 tenant is configured and DJANGO_DEBUG is off: set "
-        "AUTH0_DOMAIN and AUTH0_API_IDENTIFIER (or DJANGO_DEBUG=1 to use the local development "
-        "issuer).",
+        '?: (auth0_jwt.E001) AUTH0["LOCAL_ISSUER"] is on while DEBUG is off: locally minted '
+        'tokens are for development only; set AUTH0["DOMAIN"] and AUTH0["AUDIENCE"] for your '
+        "Auth0 tenant and API.",
     ]
     assert "Traceback" not in result.stderr
 

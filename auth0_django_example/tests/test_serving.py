@@ -311,14 +311,14 @@ def test_gunicorn_refuses_to_start_naming_each_missing_production_variable():
     lines = result.stderr.splitlines()
     assert lines[-1] == "Refusing to start: 3 configuration error(s) above."
     assert sorted(lines[-4:-1]) == [
+        'AUTH0["LOCAL_ISSUER"] is on while DEBUG is off: locally minted tokens are for '
+        'development only; set AUTH0["DOMAIN"] and AUTH0["AUDIENCE"] for your Auth0 tenant and '
+        "API. (auth0_jwt.E001)",
         "DJANGO_ALLOWED_HOSTS is not set (required with DJANGO_DEBUG off): list the host names "
         "this service answers to, e.g. api.example.com. (auth0_django_example.E002)",
         "DJANGO_SECRET_KEY is not set (required with DJANGO_DEBUG off): generate one with "
         'python -c "import secrets; print(secrets.token_urlsafe(50))". '
         "(auth0_django_example.E001)",
-        "No Auth0 tenant is configured and DJANGO_DEBUG is off: set AUTH0_DOMAIN and "
-        "AUTH0_API_IDENTIFIER (or DJANGO_DEBUG=1 to use the local development issuer). "
-        "(auth0_jwt.E001)",
     ]
     assert "Listening at" not in result.stderr
     assert "Booting worker" not in result.stderr

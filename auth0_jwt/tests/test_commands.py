@@ -232,7 +232,7 @@ def test_check_auth0_reports_a_bad_setting(settings):
     settings.AUTH0 = {**settings.AUTH0, "LEEWAY": "soon"}
     with pytest.raises(CommandError) as excinfo:
         run("check_auth0")
-    assert str(excinfo.value) == "AUTH0_LEEWAY must be a number, got 'soon'."
+    assert str(excinfo.value) == "AUTH0[\"LEEWAY\"] must be a number, got 'soon'."
 
 
 # --- Production refusal ---------------------------------------------------------------------------
@@ -242,8 +242,9 @@ def test_server_refuses_to_start_without_a_tenant_when_debug_is_off():
     result = manage("check", DJANGO_DEBUG="0", DJANGO_SECRET_KEY="x" * 50)
     assert result.returncode == 1
     assert (
-        "(auth0_jwt.E001) No Auth0 tenant is configured and DJANGO_DEBUG is off: set AUTH0_DOMAIN "
-        "and AUTH0_API_IDENTIFIER (or DJANGO_DEBUG=1 to use the local development issuer)."
+        '(auth0_jwt.E001) AUTH0["LOCAL_ISSUER"] is on while DEBUG is off: locally minted tokens '
+        'are for development only; set AUTH0["DOMAIN"] and AUTH0["AUDIENCE"] for your Auth0 '
+        "tenant and API."
     ) in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -255,7 +256,7 @@ def test_mint_token_refuses_in_production_mode(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stdout == ""
-    assert "(auth0_jwt.E001) No Auth0 tenant is configured" in result.stderr
+    assert '(auth0_jwt.E001) AUTH0["LOCAL_ISSUER"] is on while DEBUG is off' in result.stderr
     assert not any(tmp_path.iterdir())  # no key was created
 
 

@@ -230,7 +230,7 @@ def test_default_cache_size_is_ten_thousand(settings, clock):
 
 @pytest.mark.parametrize("value", ["abc", "-1", "1.5", "1000001"])
 def test_bad_cache_size_setting_is_refused_with_the_variable_name(settings, value):
-    with pytest.raises(ImproperlyConfigured, match="AUTH0_TOKEN_CACHE_SIZE"):
+    with pytest.raises(ImproperlyConfigured, match=r'AUTH0\["TOKEN_CACHE_SIZE"\]'):
         load_auth0_settings({**settings.AUTH0, "TOKEN_CACHE_SIZE": value})
 
 
