@@ -1,6 +1,9 @@
 """OpenAPI (drf-spectacular) support for the authentication layer.
 
-- `JSONWebTokenAuthenticationScheme` documents `Authorization: Bearer <JWT>` as `bearerAuth`.
+- `JSONWebTokenAuthenticationScheme` documents `Authorization: Bearer <JWT>` as `bearerAuth` and,
+  as the alternative (unless AUTH0_DPOP is off), DPoP (RFC 9449): `Authorization: DPoP <JWT>` as
+  `dpopAuth` together with the `DPoP: <proof JWT>` header as `dpopProof`. With AUTH0_DPOP=required
+  only the DPoP pair is offered.
 - `AutoSchema` adds what the authentication and scope checks do to every operation: the scopes
   it needs (from the view's `required_scopes`, in the description and as `x-required-scopes`),
   the 401, 403 and 503 answers with their `WWW-Authenticate` / `Retry-After` headers, and no
@@ -13,9 +16,12 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import serializers
 
 from auth0_jwt.authentication import JSONWebTokenAuthentication
+from auth0_jwt.conf import get_auth0_settings
 from auth0_jwt.permissions import HasRequiredScopes, required_scopes_for
 
 SECURITY_SCHEME_NAME = "bearerAuth"
+DPOP_SCHEME_NAME = "dpopAuth"
+DPOP_PROOF_SCHEME_NAME = "dpopProof"
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -28,19 +34,51 @@ class JSONWebTokenAuthenticationScheme(OpenApiAuthenticationExtension):
     """`JSONWebTokenAuthentication` is HTTP bearer authentication with a JWT access token."""
 
     target_class = "auth0_jwt.authentication.JSONWebTokenAuthentication"
-    name = SECURITY_SCHEME_NAME
+    name = [SECURITY_SCHEME_NAME, DPOP_SCHEME_NAME, DPOP_PROOF_SCHEME_NAME]
+
+    def get_security_requirement(self, auto_schema):
+        """Bearer, or DPoP (the token and the proof together), as AUTH0_DPOP allows."""
+        bearer = {SECURITY_SCHEME_NAME: []}
+        dpop = {DPOP_SCHEME_NAME: [], DPOP_PROOF_SCHEME_NAME: []}
+        mode = get_auth0_settings().dpop_mode
+        if mode == "off":
+            return bearer
+        return dpop if mode == "required" else [bearer, dpop]
 
     def get_security_definition(self, auto_schema):
-        scheme = build_bearer_security_scheme_object(
+        bearer = build_bearer_security_scheme_object(
             header_name="Authorization",
             token_prefix=JSONWebTokenAuthentication.keyword,
             bearer_format="JWT",
         )
-        scheme["description"] = (
+        bearer["description"] = (
             "An access token issued for this API (by Auth0, or by the local development issuer: "
-            "`python manage.py mint_token`)."
+            "`python manage.py mint_token`). A token bound to a key (with a `cnf` claim) is "
+            "refused here: send it with DPoP."
         )
-        return scheme
+        algorithms = ", ".join(get_auth0_settings().dpop_algorithms)
+        dpop = {
+            "type": "http",
+            "scheme": JSONWebTokenAuthentication.dpop_keyword,
+            "description": (
+                "A DPoP-bound access token (RFC 9449; its `cnf.jkt` names the client's key): "
+                "`Authorization: DPoP <token>`, sent together with the `DPoP` header (dpopProof). "
+                "Local development: `python manage.py mint_token --dpop-key PATH`."
+            ),
+        }
+        proof = {
+            "type": "apiKey",
+            "in": "header",
+            "name": "DPoP",
+            "description": (
+                "A DPoP proof JWT for this one request, signed by the client's key "
+                f"({algorithms}): typ `dpop+jwt`, the public key in its `jwk` header, claims "
+                "`jti` (new for every request), `htm` (the method), `htu` (the URL without query), "
+                "`iat` and `ath` (base64url SHA-256 of the token). Local development: "
+                "`python manage.py dpop_proof --key PATH --method GET --url URL --token TOKEN`."
+            ),
+        }
+        return [bearer, dpop, proof]
 
 
 def _header(description: str) -> dict:
@@ -94,11 +132,13 @@ class AutoSchema(SpectacularAutoSchema):
             "401",
             {
                 "description": "No token, or the token was rejected (expired, wrong audience, "
-                "bad signature, ...).",
+                "bad signature, ...), or its DPoP proof was.",
                 "headers": {
                     "WWW-Authenticate": _header(
                         'Bearer realm="api", with error="invalid_token" and an '
-                        "error_description when a token was rejected."
+                        "error_description when a token was rejected; for a DPoP request "
+                        'DPoP algs="ES256" with error="invalid_token" or '
+                        'error="invalid_dpop_proof". Without credentials, both challenges.'
                     )
                 },
                 "content": error,
@@ -124,7 +164,7 @@ class AutoSchema(SpectacularAutoSchema):
             "503",
             {
                 "description": "Tokens cannot be verified yet (the issuer's signing keys are not "
-                "loaded) or the database is unavailable.",
+                "loaded), the database is unavailable, or (DPoP) the replay cache is.",
                 "headers": {"Retry-After": _header("Seconds to wait before retrying.")},
                 "content": error,
             },

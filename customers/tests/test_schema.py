@@ -105,7 +105,11 @@ def test_every_token_protected_operation_needs_bearer_auth_and_documents_401(sch
     for path, method, operation in operations(schema):
         if path == "/api/public/":
             continue
-        assert operation["security"] == [{"bearerAuth": []}], (path, method)
+        # Bearer, or DPoP: the token and its proof together (AUTH0_DPOP=allowed, the default).
+        assert operation["security"] == [
+            {"bearerAuth": []},
+            {"dpopAuth": [], "dpopProof": []},
+        ], (path, method)
         unauthorized = operation["responses"]["401"]
         assert unauthorized["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"

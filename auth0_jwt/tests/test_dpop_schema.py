@@ -1,0 +1,44 @@
+"""The OpenAPI schema documents DPoP beside Bearer: `dpopAuth` (the Authorization scheme) and
+`dpopProof` (the DPoP header), offered as the modes say; the schema stays valid."""
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
+
+
+def generate():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    validate_schema(schema)
+    return schema
+
+
+def test_both_dpop_headers_are_described_beside_bearer():
+    schemes = generate()["components"]["securitySchemes"]
+    assert schemes["bearerAuth"]["scheme"] == "bearer"
+    assert {k: schemes["dpopAuth"][k] for k in ("type", "scheme")} == {
+        "type": "http",
+        "scheme": "DPoP",
+    }
+    assert {k: schemes["dpopProof"][k] for k in ("type", "in", "name")} == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "DPoP",
+    }
+    assert "Authorization: DPoP <token>" in schemes["dpopAuth"]["description"]
+    assert "ath" in schemes["dpopProof"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "security"),
+    [
+        ("off", [{"bearerAuth": []}]),
+        ("allowed", [{"bearerAuth": []}, {"dpopAuth": [], "dpopProof": []}]),
+        ("required", [{"dpopAuth": [], "dpopProof": []}]),
+    ],
+)
+def test_operations_offer_the_schemes_of_the_mode(settings, mode, security):
+    settings.AUTH0 = {**settings.AUTH0, "DPOP": mode}
+    operation = generate()["paths"]["/api/private/"]["get"]
+    assert operation["security"] == security
+    challenge = operation["responses"]["401"]["headers"]["WWW-Authenticate"]["description"]
+    assert 'error="invalid_dpop_proof"' in challenge
