@@ -1,19 +1,14 @@
 """Start-up work for server processes (runserver, gunicorn): load signing keys in the background.
 
-Never at settings import, never blocking, never fatal: with the identity provider down or slow the
-server still starts and serves `/api/public/`; token-protected endpoints answer 503 until the keys
-arrive, and the loader keeps retrying.
+wsgi.py and asgi.py call this as soon as the application is built, so a worker starts fetching
+before its first request. Projects that use the `auth0_jwt` package without these files get the
+same load from the package itself, started by the first request a server handles (see
+auth0_jwt/apps.py). Either way it happens once per process, never at settings import, never
+blocking and never fatal: with the identity provider down or slow the server still starts and
+serves `/api/public/`; token-protected endpoints answer 503 until the keys arrive, and the loader
+keeps retrying.
 """
 
-import logging
+from auth0_jwt.apps import start_loading_signing_keys
 
-logger = logging.getLogger(__name__)
-
-
-def start_loading_signing_keys() -> None:
-    try:
-        from auth0_jwt.verifier import get_token_verifier
-
-        get_token_verifier().key_store.load_in_background()
-    except Exception:  # noqa: BLE001 - a misconfiguration is reported by the system checks
-        logger.exception("Signing keys will be loaded on the first request instead")
+__all__ = ["start_loading_signing_keys"]

@@ -8,9 +8,17 @@ row with the converters the ORM would apply (the way `QuerySet.raw()` does).
 
 Nothing about the user is cached: every request reads the current row, so a user deactivated (or
 changed) in the admin is seen on the very next request, in every worker.
+
+The fast path uses ORM compiler internals (`SQLCompiler.select`, `get_converters`,
+`apply_converters`), which Django does not promise to keep. They are tried once per database alias,
+on a row of NULLs, when the query is compiled; if anything there is missing or behaves differently
+(a Django release changed them), the lookup falls back to the plain ORM query for good, with one
+warning in the log. Both give the same user (tests/test_user_lookup.py proves it on every Django
+the test matrix covers).
 """
 
 import functools
+import logging
 import threading
 from dataclasses import dataclass
 
@@ -18,6 +26,8 @@ from django.contrib.auth import get_user_model
 from django.core.signals import setting_changed
 from django.db import connections, router
 from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,9 +40,7 @@ class CompiledUserQuery:
     columns: tuple
 
 
-@functools.cache
-def compiled_user_query(alias: str) -> CompiledUserQuery:
-    """The user-by-sub query, compiled by the ORM for database `alias` (once per process)."""
+def _compile_user_query(alias: str) -> CompiledUserQuery:
     User = get_user_model()
     query = User._base_manager.filter(auth0_identity__sub="").query
     compiler = query.get_compiler(using=alias)
@@ -40,11 +48,46 @@ def compiled_user_query(alias: str) -> CompiledUserQuery:
     if len(params) != 1:
         raise RuntimeError("the user lookup query must have exactly one parameter")
     columns = tuple(expression for expression, _sql, _alias in compiler.select)
-    return CompiledUserQuery(
+    compiled = CompiledUserQuery(
         sql=sql,
         field_names=tuple(column.target.attname for column in columns),
         columns=columns,
     )
+    concrete = [field.attname for field in User._meta.concrete_fields]
+    if sorted(compiled.field_names) != sorted(concrete):
+        raise RuntimeError("the compiled query does not select every concrete field of the user")
+    # The converter internals, tried once on a row of NULLs (no database round trip).
+    converter_compiler, converters = _converters(connections[alias], alias, compiled)
+    if converters:
+        [row] = list(converter_compiler.apply_converters([[None] * len(columns)], converters))
+        if len(row) != len(columns):
+            raise RuntimeError("apply_converters changed the row's length")
+    return compiled
+
+
+@functools.cache
+def compiled_user_query(alias: str) -> CompiledUserQuery | None:
+    """The user-by-sub query, compiled by the ORM for database `alias` (once per process); None
+    when this Django's compiler internals do not work as expected (then the ORM query is used)."""
+    try:
+        return _compile_user_query(alias)
+    except Exception as exc:  # noqa: BLE001 - any surprise in the internals means: do not use them
+        logger.warning(
+            "User lookup: the precompiled query is unavailable on this Django (%s: %s); "
+            "using the ORM query instead",
+            type(exc).__name__,
+            exc,
+        )
+        return None
+
+
+def orm_user_for_subject(sub: str):
+    """The user linked to `sub` through the plain ORM query (the fallback); None if none."""
+    User = get_user_model()
+    try:
+        return User._base_manager.get(auth0_identity__sub=sub)
+    except User.DoesNotExist:
+        return None
 
 
 def find_user_for_subject(sub: str):
@@ -52,6 +95,8 @@ def find_user_for_subject(sub: str):
     User = get_user_model()
     alias = router.db_for_read(User)
     query = compiled_user_query(alias)
+    if query is None:
+        return orm_user_for_subject(sub)
     connection = connections[alias]
     with connection.cursor() as cursor:
         cursor.execute(query.sql, [sub])

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from auth0_jwt import user_lookup
 from auth0_jwt.models import Auth0Identity
 from auth0_jwt.user_lookup import compiled_user_query, find_user_for_subject
 from auth0_jwt.users import get_or_create_user_for_subject
@@ -86,3 +87,88 @@ def test_the_query_is_compiled_once_per_database():
     info = compiled_user_query.cache_info()
     assert (info.misses, info.currsize) == (1, 1)
     assert compiled_user_query("default").sql.count("%s") == 1
+
+
+# --- The fallback: the plain ORM query when the compiler internals are not usable ----------------
+
+
+@pytest.fixture
+def internals_unavailable(monkeypatch):
+    """This Django's compiler internals fail as a future release that changed them would."""
+
+    monkeypatch.setattr(user_lookup, "_compile_user_query", _raise_attribute_error)
+    compiled_user_query.cache_clear()
+    yield
+    compiled_user_query.cache_clear()
+
+
+def answers(subjects) -> list:
+    """What find_user_for_subject answers for each subject: None, or the user's concrete values
+    with its model and database state."""
+    results = []
+    for sub in subjects:
+        user = find_user_for_subject(sub)
+        results.append(
+            None
+            if user is None
+            else (type(user), concrete_values(user), user._state.adding, user._state.db)
+        )
+    return results
+
+
+SUBJECTS = ["auth0|alice", "auth0|bob", "google-oauth2|carol", "auth0|nobody", "' OR '1'='1", "%"]
+
+
+def make_users():
+    alice = get_or_create_user_for_subject("auth0|alice")
+    get_or_create_user_for_subject("auth0|bob")
+    carol = get_or_create_user_for_subject("google-oauth2|carol")
+    get_user_model().objects.filter(pk=alice.pk).update(
+        email="alice@example.test", last_login=timezone.now(), is_staff=True
+    )
+    get_user_model().objects.filter(pk=carol.pk).update(is_active=False, first_name="Carol")
+
+
+def test_the_compiled_query_is_used_where_the_internals_work():
+    compiled_user_query.cache_clear()
+    assert isinstance(compiled_user_query("default"), user_lookup.CompiledUserQuery)
+
+
+def test_without_the_internals_the_orm_query_is_used(internals_unavailable, caplog):
+    make_users()
+    with caplog.at_level("WARNING", logger="auth0_jwt.user_lookup"):
+        assert find_user_for_subject("auth0|alice").username == "auth0.alice"
+        assert find_user_for_subject("auth0|nobody") is None
+    assert compiled_user_query("default") is None
+    assert [record.getMessage() for record in caplog.records] == [
+        "User lookup: the precompiled query is unavailable on this Django (AttributeError: "
+        "'SQLCompiler' object has no attribute 'get_converters'); using the ORM query instead"
+    ]
+
+
+def test_the_fallback_gives_the_same_answers_as_the_compiled_query(monkeypatch):
+    make_users()
+    compiled_user_query.cache_clear()
+    fast = answers(SUBJECTS)
+    assert compiled_user_query("default") is not None
+
+    monkeypatch.setattr(user_lookup, "_compile_user_query", _raise_attribute_error)
+    compiled_user_query.cache_clear()
+    slow = answers(SUBJECTS)
+    assert compiled_user_query("default") is None
+    compiled_user_query.cache_clear()
+
+    assert slow == fast
+    assert [answer is not None for answer in fast] == [True, True, True, False, False, False]
+    assert fast[2][1]["is_active"] is False  # an inactive user is returned, not hidden
+
+
+def test_the_fallback_reads_the_current_row_every_time(internals_unavailable):
+    user = get_or_create_user_for_subject("auth0|alice")
+    assert find_user_for_subject("auth0|alice").is_active is True
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert find_user_for_subject("auth0|alice").is_active is False
+
+
+def _raise_attribute_error(alias):
+    raise AttributeError("'SQLCompiler' object has no attribute 'get_converters'")

@@ -1,0 +1,79 @@
+"""The package's test matrix: its own test suite on every Django it supports (`make test-package`).
+
+Each session installs the package from this directory (so its declared dependency ranges must
+resolve), the Django and Django REST framework of that line, and the test tools pinned in
+requirements-dev.txt, then runs auth0_jwt/tests with the package-only settings
+(auth0_jwt/tests/settings.py: no example service). The Django 4.2 session also installs the floors
+pyproject.toml declares for DRF and PyJWT, so the lower bounds are tested, not assumed.
+"""
+
+import re
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+
+# Django line -> the packages installed with it (a matching DRF; floors on the oldest line).
+MATRIX = {
+    "4.2": [
+        "Django~=4.2.0",
+        "djangorestframework~=3.15.0",
+        "PyJWT[crypto]~=2.15.0",
+        "cryptography~=42.0",
+    ],
+    "5.2": ["Django~=5.2.0", "djangorestframework~=3.18.0", "PyJWT[crypto]>=2.15"],
+}
+
+TEST_TOOLS = ("pytest", "pytest-django", "hypothesis", "sortedcontainers")
+
+# Tests that need the example service (its settings, manage.py or its OpenAPI schema): they run
+# in `make test`, not here.
+NEEDS_THE_EXAMPLE = [
+    "--ignore=auth0_jwt/tests/attacks/test_openapi_fuzzing.py",
+    "--deselect=auth0_jwt/tests/test_commands.py::test_mint_token_unknown_option_is_a_one_line_error",
+    "--deselect=auth0_jwt/tests/test_commands.py::"
+    "test_server_refuses_to_start_without_a_tenant_when_debug_is_off",
+    "--deselect=auth0_jwt/tests/test_commands.py::test_mint_token_refuses_in_production_mode",
+]
+
+
+VERSIONS = (
+    "import cryptography, django, jwt, rest_framework; print('Django', django.get_version(), "
+    "'| DRF', rest_framework.VERSION, '| PyJWT', jwt.__version__, "
+    "'| cryptography', cryptography.__version__)"
+)
+
+
+def pinned(names) -> list[str]:
+    """`name==version` for each of `names`, as requirements-dev.txt pins it."""
+    pins = {}
+    for line in (ROOT / "requirements-dev.txt").read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)", line.strip())
+        if match:
+            pins[match.group(1).lower()] = line.strip()
+    return [pins[name.lower()] for name in names]
+
+
+@nox.session
+@nox.parametrize("django", list(MATRIX), ids=[f"django-{line}" for line in MATRIX])
+def package(session, django):
+    """The package's own tests on one Django line."""
+    session.install(*MATRIX[django], *pinned(TEST_TOOLS), ".[openapi,redis,metrics]")
+    session.run("python", "-c", VERSIONS)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "--ds=auth0_jwt.tests.settings",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *NEEDS_THE_EXAMPLE,
+        *(session.posargs or ["auth0_jwt/tests"]),
+        env={"CI": "true"},
+    )
