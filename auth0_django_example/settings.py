@@ -330,4 +330,12 @@ AUTH0 = {
     "TOKEN_CACHE_SIZE": env_str("AUTH0_TOKEN_CACHE_SIZE", "10000"),
     "LOCAL_ISSUER": AUTH0_LOCAL_ISSUER,
     "LOCAL_ISSUER_KEY_DIR": Path(env_str("LOCAL_ISSUER_KEY_DIR", str(BASE_DIR / ".local-issuer"))),
+    # DPoP (RFC 9449, README "DPoP"): off, allowed (Bearer or DPoP) or required (DPoP only).
+    "DPOP": env_str("AUTH0_DPOP", "allowed"),
+    "DPOP_ALGORITHMS": env_str("AUTH0_DPOP_ALGORITHMS", "ES256"),
+    "DPOP_IAT_LEEWAY": env_str("AUTH0_DPOP_IAT_LEEWAY", "30"),
+    "DPOP_MAX_AGE": env_str("AUTH0_DPOP_MAX_AGE", "300"),
+    "DPOP_MAX_PROOF_LENGTH": env_str("AUTH0_DPOP_MAX_PROOF_LENGTH", "4096"),
+    # The DPoP replay cache every worker and instance shares: Redis when set, else the database.
+    "REDIS_URL": env_str("REDIS_URL"),
 }
