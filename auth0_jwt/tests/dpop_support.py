@@ -175,9 +175,10 @@ class RedisServer:
                 "redis-server is not installed: `make test` installs Debian's redis-server "
                 "(or run: apt-get install -y redis-server)."
             )
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        if self.port is None:  # a restart keeps the port, so clients find the server again
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
         log = open(self.directory / "redis.log", "wb")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(  # noqa: S603 - Debian's binary, fixed arguments
             [

@@ -1,0 +1,186 @@
+"""DPoP replays against real gunicorn processes behind the documented TLS proxy settings: one proof
+replayed 8 times at once to two workers, and replayed to a second instance sharing the replay
+store (the database table, or Redis when REDIS_URL is set). Every replay gets the 401.
+
+Each test starts its own gunicorn processes on 127.0.0.1 (ports the OS picks), keys from the
+jwks_server fixture, and stops them at the end.
+"""
+
+import json
+import threading
+import time
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from auth0_django_example.tests.support import (
+    GunicornServer,
+    clean_environment,
+    documented_production_environment,
+    manage,
+)
+from auth0_jwt.local_issuer import create_dpop_proof
+from auth0_jwt.tests.dpop_support import thumbprint
+from conftest import AUDIENCE, ISSUER
+
+HOST = "api.example.test"
+URL = f"https://{HOST}/api/private/"
+PROXIED = {"Host": HOST, "X-Forwarded-Proto": "https"}  # what the TLS proxy in front adds
+REPLAYED = "The DPoP proof was used before: sign a new proof (with a new jti) for every request."
+CHALLENGE = f'DPoP algs="ES256", error="invalid_dpop_proof", error_description="{REPLAYED}"'
+
+
+@pytest.fixture(scope="module")
+def client_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def production_variables(**overrides) -> dict[str, str]:
+    variables = documented_production_environment()
+    variables.update(
+        DJANGO_ALLOWED_HOSTS=HOST,
+        DJANGO_CSRF_TRUSTED_ORIGINS=f"https://{HOST}",
+        AUTH0_DOMAIN="",
+        AUTH0_ISSUER=ISSUER,
+        AUTH0_API_IDENTIFIER=AUDIENCE,
+        LOG_FORMAT="json",
+    )
+    variables.update(overrides)
+    return clean_environment(**variables)
+
+
+@pytest.fixture(scope="module")
+def static_root(tmp_path_factory):
+    """`collectstatic` once (the production start refuses to run without it)."""
+    root = tmp_path_factory.mktemp("dpop-static")
+    result = manage(
+        "collectstatic", "--noinput", "--verbosity", "0",
+        env=production_variables(DJANGO_STATIC_ROOT=str(root)),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.fixture
+def environment(tmp_path, jwks_server, static_root):
+    """The documented production environment, on a migrated SQLite file shared by every process."""
+
+    def build(**overrides):
+        return production_variables(
+            AUTH0_JWKS_URL=jwks_server.jwks_url,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            DATABASE_CONN_MAX_AGE="0",
+            DJANGO_STATIC_ROOT=str(static_root),
+            GUNICORN_ACCESS_LOG="0",
+            **overrides,
+        )
+
+    result = manage("migrate", "--noinput", env=build())
+    assert result.returncode == 0, result.stderr
+    return build
+
+
+@pytest.fixture
+def serve(tmp_path, environment):
+    servers = []
+
+    def start(name, **overrides) -> GunicornServer:
+        server = GunicornServer(environment(**overrides), tmp_path / f"{name}.log")
+        servers.append(server)
+        server.start()
+        server.wait_until_ready(headers=PROXIED)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def dpop_get(server, token, proof):
+    return server.get(
+        "/api/private/", headers={**PROXIED, "Authorization": f"DPoP {token}", "DPoP": proof}
+    )
+
+
+def assert_replay_refused(answer):
+    assert answer.status == 401, answer.body
+    assert json.loads(answer.body) == {"detail": REPLAYED}
+    assert answer.headers["WWW-Authenticate"] == CHALLENGE
+
+
+def test_one_proof_replayed_8_times_to_two_workers_is_refused_every_time(
+    serve, make_token, client_key
+):
+    server = serve("two-workers", WEB_CONCURRENCY="2", GUNICORN_THREADS="4")
+    token = make_token(cnf={"jkt": thumbprint(client_key)})
+    proof = create_dpop_proof(client_key, method="GET", url=URL, access_token=token)
+    first = dpop_get(server, token, proof)
+    assert first.status == 200, (first.body, server.log_text())
+    assert json.loads(first.body)["sub"] == "auth0|user-1"
+
+    answers, start = [], threading.Barrier(8)
+
+    def replay():
+        start.wait()
+        answers.append(dpop_get(server, token, proof))
+
+    threads = [threading.Thread(target=replay) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answers) == 8
+    for answer in answers:
+        assert_replay_refused(answer)
+    # A new proof (new jti) from the same client is fine.
+    fresh = create_dpop_proof(client_key, method="GET", url=URL, access_token=token)
+    assert dpop_get(server, token, fresh).status == 200
+
+
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_proof_accepted_by_one_instance_is_refused_by_another(
+    request, serve, make_token, client_key, store
+):
+    overrides = {"WEB_CONCURRENCY": "1"}
+    if store == "redis":
+        overrides["REDIS_URL"] = request.getfixturevalue("redis_server").url
+    first_instance = serve("instance-a", **overrides)
+    second_instance = serve("instance-b", **overrides)
+    token = make_token(cnf={"jkt": thumbprint(client_key)})
+    proof = create_dpop_proof(client_key, method="GET", url=URL, access_token=token)
+    assert dpop_get(first_instance, token, proof).status == 200
+    for _ in range(8):
+        assert_replay_refused(dpop_get(second_instance, token, proof))
+        assert_replay_refused(dpop_get(first_instance, token, proof))
+
+
+def test_redis_outage_is_a_503_for_dpop_while_bearer_keeps_working(
+    serve, make_token, client_key, redis_server
+):
+    server = serve("redis-outage", WEB_CONCURRENCY="1", REDIS_URL=redis_server.url)
+    token = make_token(cnf={"jkt": thumbprint(client_key)})
+    proof = create_dpop_proof(client_key, method="GET", url=URL, access_token=token)
+    assert dpop_get(server, token, proof).status == 200
+    redis_server.stop()
+    try:
+        proof = create_dpop_proof(client_key, method="GET", url=URL, access_token=token)
+        answer = dpop_get(server, token, proof)
+        assert answer.status == 503, answer.body
+        assert json.loads(answer.body) == {
+            "detail": "DPoP proofs cannot be checked right now: the replay cache is unavailable. "
+            "Try again shortly."
+        }
+        assert answer.headers["Retry-After"] == "5"
+        plain = make_token()
+        headers = {**PROXIED, "Authorization": f"Bearer {plain}"}
+        assert server.get("/api/private/", headers=headers).status == 200
+    finally:
+        redis_server.start()
+    deadline = time.monotonic() + 15
+    while True:  # the same client reconnects to the restarted server
+        proof = create_dpop_proof(client_key, method="GET", url=URL, access_token=token)
+        if dpop_get(server, token, proof).status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    proof = create_dpop_proof(client_key, method="GET", url=URL, access_token=token)
+    assert dpop_get(server, token, proof).status == 200
