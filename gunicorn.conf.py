@@ -44,12 +44,15 @@ preload_app = False
 # Behind a proxy: GUNICORN_BIND=0.0.0.0:8000 (or the proxy's side of a private network).
 bind = os.environ.get("GUNICORN_BIND", "").strip() or "127.0.0.1:8000"
 workers = _whole_number("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1)
-# More than one thread selects the gthread worker: a request waiting on the JWKS or the database
-# does not hold up the others in its process.
-threads = _whole_number("GUNICORN_THREADS", 4)
+# Sync workers by default: one request at a time per process, the fastest and steadiest choice by
+# `make bench` (README "Performance": more requests/s and a lower p99 than gthread). They need a
+# buffering proxy in front (slow clients), as any production deployment has. GUNICORN_THREADS > 1
+# selects the gthread worker instead (a request waiting on the database does not hold up the others
+# in its process).
+threads = _whole_number("GUNICORN_THREADS", 1)
 timeout = _whole_number("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _whole_number("GUNICORN_GRACEFUL_TIMEOUT", 30)
-keepalive = 5
+keepalive = 5  # gthread only: sync workers close each connection after its response
 # The proxies whose X-Forwarded-Proto/-For gunicorn believes (it reads this before the .env).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1,::1"
 

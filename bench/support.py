@@ -195,8 +195,9 @@ def memory_kib(pid: int) -> dict[str, int]:
 
 
 @dataclass
-class Gunicorn:
-    """A gunicorn master started by the bench, in its own session; `stop()` always ends it."""
+class Server:
+    """A server (gunicorn or granian) started by the bench, in its own session; `stop()` always
+    ends it and its workers."""
 
     process: subprocess.Popen
     port: int
@@ -224,24 +225,54 @@ class Gunicorn:
         self.process.wait(timeout=10)
 
 
-def start_gunicorn(python: str, env: dict, *, workers: int, threads: int, log_path: Path):
-    """Start gunicorn on a free loopback port with the project's gunicorn.conf.py (if any) and
-    the bench's own bind, workers and threads; return once /api/public/ answers."""
+def start_gunicorn(
+    python: str,
+    env: dict,
+    *,
+    workers: int,
+    log_path: Path,
+    threads: int | None = None,
+    app: str = "auth0_django_example.wsgi:application",
+    config: Path | None = ROOT / "gunicorn.conf.py",
+    ready_path: str = "/api/public/",
+):
+    """Start gunicorn on a free loopback port with `config` (the project's gunicorn.conf.py by
+    default; None for gunicorn's own defaults), the bench's bind and workers, and `threads` (None:
+    whatever the config and environment say; 1: sync workers; more: gthread); return once
+    `ready_path` answers."""
     port = free_port()
     command = [python, "-m", "gunicorn"]
-    if (ROOT / "gunicorn.conf.py").is_file():
-        command += ["--config", str(ROOT / "gunicorn.conf.py")]
-    command += [
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        "--worker-class",
-        "gthread",
-        "auth0_django_example.wsgi:application",
-    ]
+    if config is not None:
+        command += ["--config", str(config)]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    if threads is not None:
+        worker_class = "gthread" if threads > 1 else "sync"
+        command += ["--threads", str(threads), "--worker-class", worker_class]
+    command.append(app)
+    return _start_server(
+        command, env, port=port, workers=workers, log_path=log_path, ready_path=ready_path
+    )
+
+
+def start_granian(
+    python: str,
+    env: dict,
+    *,
+    workers: int,
+    log_path: Path,
+    app: str = "auth0_django_example.wsgi:application",
+    ready_path: str = "/api/public/",
+):
+    """Start granian's WSGI server (from the bench environment) on a free loopback port."""
+    port = free_port()
+    command = [python, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers), "--no-ws", app]
+    return _start_server(
+        command, env, port=port, workers=workers, log_path=log_path, ready_path=ready_path
+    )
+
+
+def _start_server(command, env, *, port, workers, log_path, ready_path):
     log = log_path.open("ab")
     process = subprocess.Popen(  # noqa: S603 - a fixed command line
         command,
@@ -253,13 +284,13 @@ def start_gunicorn(python: str, env: dict, *, workers: int, threads: int, log_pa
         start_new_session=True,
     )
     log.close()
-    server = Gunicorn(process=process, port=port, workers=workers, log_path=log_path)
+    server = Server(process=process, port=port, workers=workers, log_path=log_path)
     try:
-        wait_for(server, "/api/public/", timeout=60)
+        wait_for(server, ready_path, timeout=60)
         deadline = time.monotonic() + 30
         while len(server.worker_pids()) < workers:
             if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start all its workers")
+                raise RuntimeError("the server did not start all its workers")
             time.sleep(0.1)
     except BaseException:
         server.stop()
@@ -267,7 +298,7 @@ def start_gunicorn(python: str, env: dict, *, workers: int, threads: int, log_pa
     return server
 
 
-def wait_for(server: Gunicorn, path: str, *, timeout: float, token: str | None = None) -> None:
+def wait_for(server: Server, path: str, *, timeout: float, token: str | None = None) -> None:
     """Poll `path` until it answers 200 (bounded by `timeout` seconds)."""
     deadline = time.monotonic() + timeout
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -303,11 +334,11 @@ class LoadResult:
 
 
 def combine(results: list[LoadResult]) -> LoadResult:
-    """Several runs of one endpoint as one: median requests/s and p50, worst p99, totals."""
+    """Several runs of one endpoint as one: median requests/s, p50 and p99; totals."""
     return LoadResult(
         requests_per_second=statistics.median(r.requests_per_second for r in results),
         p50=statistics.median(r.p50 for r in results),
-        p99=max(r.p99 for r in results),
+        p99=statistics.median(r.p99 for r in results),
         requests=sum(r.requests for r in results),
         errors=sum(r.errors for r in results),
         tokens_wrapped=any(r.tokens_wrapped for r in results),

@@ -173,7 +173,7 @@ def manifest(static_root: Path) -> dict[str, str]:
 
 
 def test_gunicorn_serves_the_api_behind_a_tls_proxy(serve, jwks_server, make_token):
-    server = serve(WEB_CONCURRENCY="2", GUNICORN_THREADS="2")
+    server = serve(WEB_CONCURRENCY="2")  # the default worker: sync
     # Each worker process loads the keys once at start, in the background (no preload).
     assert wait_for(lambda: jwks_server.fetches >= 2)
 
@@ -341,10 +341,11 @@ def test_gunicorn_refuses_a_bad_setting_with_one_line(name, value, line):
 # --- Database outage ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("threads", ["1", "2"], ids=["sync", "gthread"])
 def test_database_outage_answers_503_and_the_service_recovers_without_a_restart(
-    serve, database, make_token
+    serve, database, make_token, threads
 ):
-    server = serve(WEB_CONCURRENCY="1", GUNICORN_THREADS="2")
+    server = serve(WEB_CONCURRENCY="1", GUNICORN_THREADS=threads)
     known, newcomer = make_token(sub="auth0|known"), make_token(sub="auth0|newcomer")
 
     def private(token):
