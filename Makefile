@@ -5,14 +5,15 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help install install-dev migrate run serve test test-postgres redis-server lint format \
-	postman soak bench clean
+.PHONY: help install install-dev migrate run serve test test-postgres test-package redis-server \
+	lint format postman soak bench clean
 
 help:
 	@echo "make run    - create .venv, install, migrate, serve on http://$(HOST):$(PORT)/"
 	@echo "make test   - install test tools and run the whole test suite"
 	@echo "make serve  - collectstatic, migrate, then gunicorn (production-style) on $(HOST):$(PORT)"
 	@echo "make test-postgres - the whole suite again on a throwaway PostgreSQL server"
+	@echo "make test-package - the wheel in a fresh startproject project; auth0_jwt on Django 4.2 + 5.2"
 	@echo "make soak   - gunicorn under concurrent clients while the JWKS flips healthy/failing"
 	@echo "make bench  - token verification and HTTP side by side with PyJWT and python-jose"
 	@echo "make lint   - ruff check and format check"
@@ -72,6 +73,14 @@ redis-server:
 
 test: install-dev redis-server
 	$(PY) -m pytest
+
+# The auth0_jwt package (drf-auth0-jwt) as a project that installs it sees it: the wheel built and
+# installed into a fresh virtualenv with a `django-admin startproject` project, served by runserver
+# (package_tests/); then nox runs the package's own tests on Django 4.2 LTS and 5.2 LTS
+# (noxfile.py). Both install from PyPI into throwaway environments; CI runs it after `make test`.
+test-package: install-dev redis-server
+	$(PY) -m pytest package_tests
+	$(VENV)/bin/nox
 
 
 # Not part of `make test`: gunicorn on 127.0.0.1 driven by concurrent clients for SOAK_SECONDS

@@ -7,6 +7,7 @@ requirements-dev.txt, then runs auth0_jwt/tests with the package-only settings
 pyproject.toml declares for DRF and PyJWT, so the lower bounds are tested, not assumed.
 """
 
+import ast
 import re
 from pathlib import Path
 
@@ -31,8 +32,9 @@ MATRIX = {
 
 TEST_TOOLS = ("pytest", "pytest-django", "hypothesis", "sortedcontainers")
 
-# Tests that need the example service (its settings, manage.py or its OpenAPI schema): they run
-# in `make test`, not here.
+# Tests that need the example service run in `make test`, not here: test modules that import it
+# (found below), the schema fuzzing of its API, and three manage.py runs with its settings.
+EXAMPLE_PACKAGES = {"auth0_django_example", "customers"}
 NEEDS_THE_EXAMPLE = [
     "--ignore=auth0_jwt/tests/attacks/test_openapi_fuzzing.py",
     "--deselect=auth0_jwt/tests/test_commands.py::test_mint_token_unknown_option_is_a_one_line_error",
@@ -40,6 +42,21 @@ NEEDS_THE_EXAMPLE = [
     "test_server_refuses_to_start_without_a_tenant_when_debug_is_off",
     "--deselect=auth0_jwt/tests/test_commands.py::test_mint_token_refuses_in_production_mode",
 ]
+
+
+def modules_importing_the_example() -> list[str]:
+    """`--ignore` for each test module of the package that imports the example service."""
+    ignores = []
+    for path in sorted((ROOT / "auth0_jwt" / "tests").rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            )  # fmt: skip
+            if any(name.split(".")[0] in EXAMPLE_PACKAGES for name in names):
+                ignores.append(f"--ignore={path.relative_to(ROOT)}")
+                break
+    return ignores
 
 
 VERSIONS = (
@@ -74,6 +91,7 @@ def package(session, django):
         "no:cacheprovider",
         "-q",
         *NEEDS_THE_EXAMPLE,
+        *modules_importing_the_example(),
         *(session.posargs or ["auth0_jwt/tests"]),
         env={"CI": "true"},
     )
