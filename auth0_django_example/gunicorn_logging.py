@@ -12,6 +12,7 @@ redacts only the ones a client can write. `GUNICORN_ACCESS_LOG=0` (gunicorn.conf
 access log off where a proxy in front already writes one.
 """
 
+import logging
 import os
 import re
 import time
@@ -79,6 +80,14 @@ def format_atoms(access_log_format: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _lower_braced_names(access_log_format: str) -> str:
+    """The format with its `{header}i/o/e` atom names in lower case, as atoms() keys them."""
+    return _FORMAT_ATOM.sub(
+        lambda match: f"%({match[1].lower()})" if match[1].startswith("{") else match[0],
+        access_log_format,
+    )
+
+
 def _headers_named(headers, wanted: dict[str, str]) -> dict[str, str]:
     """{atom: value} for the headers in `wanted` (lower-case header name -> atom name)."""
     found = {}
@@ -94,17 +103,21 @@ def _headers_named(headers, wanted: dict[str, str]) -> dict[str, str]:
 class AccessLogger(Logger):
     """gunicorn's Logger, with the access log built from the atoms its format names."""
 
-    _atoms_plan = None  # (format, simple names, duration names, request/response/environ maps)
+    _atoms_plan = None
 
     def _compute_access_log_enabled(self):
         # gunicorn also counts a logging dict as "enabled"; here `accesslog` alone decides.
         return bool(self.cfg.accesslog)
 
     def _plan(self):
+        """What the current format needs, worked out once per format (a reload may change it):
+        (format, its atom names, simple atoms, duration atoms, request headers, response headers,
+        environ keys, the format with lower-case header names)."""
         access_log_format = self.cfg.access_log_format
         plan = self._atoms_plan
         if plan is None or plan[0] != access_log_format:
-            names = dict.fromkeys(format_atoms(access_log_format) + STRUCTURED_ATOMS)
+            used = format_atoms(access_log_format)
+            names = dict.fromkeys(used + STRUCTURED_ATOMS)
             simple = tuple(name for name in names if name in SIMPLE_ATOMS)
             durations = tuple(name for name in names if name in DURATION_ATOMS)
             request_headers, response_headers, environ_keys = {}, {}, {}
@@ -117,18 +130,21 @@ class AccessLogger(Logger):
                     environ_keys[name] = name[1:-2].upper()
             plan = (
                 access_log_format,
+                used,
                 simple,
                 durations,
                 request_headers,
                 response_headers,
                 environ_keys,
+                _lower_braced_names(access_log_format),
             )
             self._atoms_plan = plan
         return plan
 
     def atoms(self, resp, req, environ, request_time):
         """The atoms the format names (and the structured fields need), credentials blanked."""
-        _format, simple, durations, request_headers, response_headers, environ_keys = self._plan()
+        plan = self._plan()
+        simple, durations, request_headers, response_headers, environ_keys = plan[2:7]
         atoms = {name: SIMPLE_ATOMS[name](resp, environ) for name in simple}
         if durations:
             seconds, microseconds = request_time.seconds, request_time.microseconds
@@ -162,6 +178,9 @@ class AccessLogger(Logger):
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
+        access_log = self.access_log
+        if not access_log.isEnabledFor(logging.INFO):
+            return
         atoms = self.atoms(resp, req, environ, request_time)
         seconds, microseconds = request_time.seconds, request_time.microseconds
         fields = {
@@ -173,10 +192,17 @@ class AccessLogger(Logger):
             "duration_ms": round(seconds * 1000 + microseconds / 1000, 1),
             "request_id": atoms.get(REQUEST_ID_ATOM),
         }
+        plan = self._plan()
+        # As gunicorn's SafeAtoms: quotes escaped, "-" for what the request did not have.
+        shown = {name: "-" for name in plan[1]}
+        for name, value in atoms.items():
+            shown[name] = value.replace('"', '\\"') if value.__class__ is str else value
         try:
-            self.access_log.info(
-                self.cfg.access_log_format, self.atoms_wrapper_class(atoms), extra=fields
+            # Logger.info() without its caller lookup (the caller is always this method).
+            record = access_log.makeRecord(
+                access_log.name, logging.INFO, __file__, 0, plan[7], (shown,), None, extra=fields
             )
+            access_log.handle(record)
         except Exception:  # noqa: BLE001 - gunicorn's own behaviour: a bad format must not kill a worker
             self.error(traceback.format_exc())
 

@@ -52,10 +52,12 @@ def test_api_answers_carry_no_session_or_csrf_cookie_and_keep_security_headers(
 def test_a_session_cookie_does_not_authenticate_an_api_request(api_client, client):
     user = get_user_model().objects.create_user("staff", password="pw-for-test-only", is_staff=True)
     client.force_login(user)
+    anonymous = api_client.get("/api/private/")
     api_client.cookies["sessionid"] = client.cookies["sessionid"].value
     response = api_client.get("/api/private/")
-    assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.status_code == anonymous.status_code == 401
+    assert response.json() == anonymous.json()
+    assert response["WWW-Authenticate"] == anonymous["WWW-Authenticate"]
 
 
 def test_the_admin_keeps_csrf_protection_and_sessions():
