@@ -8,7 +8,6 @@ import subprocess
 import time
 import uuid
 
-import redis
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -169,6 +168,8 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, *, timeout: float = 20) -> "RedisServer":
+        import redis  # only the Redis tests need the client (the `redis` extra)
+
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -212,6 +213,8 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log_text}")
 
     def flush(self) -> None:
+        import redis
+
         client = redis.Redis.from_url(self.url, socket_timeout=2)
         client.flushdb()
         client.close()
