@@ -85,18 +85,20 @@ SERVICES = {
     "drf_hello": "bare DRF `startproject`, gunicorn sync",
     "simplejwt": "simplejwt `JWTStatelessUserAuthentication`, gunicorn sync",
 }
-# Rows: (service, path, tokens: None | "repeated" | "fresh").
+# Rows: (service, path, tokens: None | "repeated" | "fresh"), in the order each round runs them:
+# the two sides of each target's ratio back to back.
 HTTP_ROWS = {
     "public": ("ours", "/api/public/", None),
-    "private": ("ours", "/api/private/", "repeated"),
-    "private_fresh": ("ours", "/api/private/", "fresh"),
     "drf_hello": ("drf_hello", "/api/public/", None),
+    "private": ("ours", "/api/private/", "repeated"),
     "simplejwt": ("simplejwt", "/api/private/", "repeated"),
+    "private_fresh": ("ours", "/api/private/", "fresh"),
     "other_public": ("ours_other", "/api/public/", None),
     "other_private": ("ours_other", "/api/private/", "repeated"),
     "granian_public": ("ours_granian", "/api/public/", None),
     "granian_private": ("ours_granian", "/api/private/", "repeated"),
 }
+REPORT_ORDER = ("public", "private", "private_fresh", "drf_hello", "simplejwt")
 ROW_LABELS = {
     "public": "`/api/public/`",
     "private": "`/api/private/`, one repeated token",
@@ -554,8 +556,8 @@ def report(results: dict, seconds: float) -> str:
         "ours": f"this project, production default (gunicorn, {default})",
         "ours_other": f"this project, gunicorn {other}",
     }
-    for name, (service, _path, _kind) in HTTP_ROWS.items():
-        result = http[name]
+    for name in dict.fromkeys(REPORT_ORDER + tuple(HTTP_ROWS)):
+        service, result = HTTP_ROWS[name][0], http[name]
         lines.append(
             f"| {service_labels[service]} | {ROW_LABELS[name]} |"
             f" {result.requests_per_second:.0f} | {result.p50 * 1e3:.2f} |"
