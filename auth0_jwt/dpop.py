@@ -113,7 +113,7 @@ class DPoPVerifier:
         check_proof_syntax(proof)
         header = self._get_header(proof)
         alg = header["alg"]
-        public_key = public_key_from_jwk(header["jwk"], alg)
+        public_key, thumbprint = public_key_from_jwk(header["jwk"], alg)
         signing_input, _, signature = proof.rpartition(".")
         try:
             valid = self._algorithms[alg].verify(
@@ -130,7 +130,7 @@ class DPoPVerifier:
             claims=claims,
             jti=claims["jti"],
             issued_at=float(claims["iat"]),
-            thumbprint=jwk_thumbprint(header["jwk"]),
+            thumbprint=thumbprint,
         )
 
     def expires_at(self, proof: VerifiedProof) -> float:
@@ -205,7 +205,8 @@ def check_proof_syntax(proof: str) -> None:
 
 
 def public_key_from_jwk(jwk, alg: str):
-    """The public key of a proof's `jwk` for `alg`; ProofRejected when it is not one."""
+    """The public key of a proof's `jwk` for `alg` and its RFC 7638 thumbprint; ProofRejected
+    when it is not a public key that fits `alg`."""
     if not isinstance(jwk, dict):
         raise ProofRejected("The DPoP proof's jwk header is not a JSON object.")
     if PRIVATE_KEY_MEMBERS & jwk.keys():
@@ -227,8 +228,8 @@ def public_key_from_jwk(jwk, alg: str):
 
 @functools.lru_cache(maxsize=1024)
 def _public_key(members: tuple[str, ...]):
-    """The key of the thumbprint members (in THUMBPRINT_MEMBERS order); a client signs many proofs
-    with one key, so each key is built (and its point validated) once."""
+    """The key of the thumbprint members (in THUMBPRINT_MEMBERS order) and its thumbprint; a
+    client signs many proofs with one key, so each key is built (its point validated) once."""
     names = THUMBPRINT_MEMBERS["EC" if len(members) == 4 else "RSA"]
     parameters = dict(zip(names, members, strict=True))
     for name in names:
@@ -237,7 +238,7 @@ def _public_key(members: tuple[str, ...]):
     public_key = _key_from_parameters(parameters, parameters["kty"])
     if isinstance(public_key, rsa.RSAPublicKey) and public_key.key_size < MIN_RSA_KEY_BITS:
         raise ValueError(f"RSA key shorter than {MIN_RSA_KEY_BITS} bits")
-    return public_key
+    return public_key, jwk_thumbprint(parameters)
 
 
 def jwk_thumbprint(jwk: Mapping[str, str]) -> str:
@@ -252,6 +253,7 @@ def access_token_hash(access_token: str) -> str:
     return b64url(hashlib.sha256(access_token.encode("ascii", "replace")).digest())
 
 
+@functools.lru_cache(maxsize=1024)  # the request URLs of an API, and each client's htu, repeat
 def normalized_htu(url: str) -> str | None:
     """An http(s) URL in RFC 3986 normal form, without query and fragment; None if it is not one.
 
