@@ -10,6 +10,7 @@ Run by `make test-package` (CI); not part of `make test`.
 """
 
 import base64
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -314,40 +315,46 @@ def test_commands_that_do_not_serve_load_no_keys(project, tenant):
     assert tenant.fetches == 0  # migrate and check (in the fixture and here) fetched nothing
 
 
+@contextlib.contextmanager
+def serving(project, name, command, port):
+    """Run a server command in its own process group until the block ends; yield its base URL."""
+    log_path = project["site"] / f"{name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - the test's own command
+            command,
+            cwd=project["site"],
+            env=project["env"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"{name} did not start:\n{log_path.read_text()}")
+                    time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
 @pytest.fixture(scope="module")
 def server(project):
     """runserver on a free port, with its autoreloader (the keys load in the reloaded child)."""
     port = free_port()
-    log = open(project["site"] / "runserver.log", "wb")  # closed at teardown
-    process = subprocess.Popen(  # noqa: S603 - the test's own command
-        [*project["manage"], "runserver", f"127.0.0.1:{port}"],
-        cwd=project["site"],
-        env=project["env"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                os.killpg(process.pid, signal.SIGKILL)
-                log.close()
-                pytest.fail(
-                    "runserver did not start:\n" + (project["site"] / "runserver.log").read_text()
-                )
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    log.close()
+    command = [*project["manage"], "runserver", f"127.0.0.1:{port}"]
+    with serving(project, "runserver", command, port) as url:
+        yield url
 
 
 def get(url, token=None):
@@ -421,3 +428,23 @@ def test_the_jit_user_exists_in_the_projects_database(project, server, tenant):
 
 
 NO_CREDENTIALS_CHALLENGE = 'Bearer realm="api", DPoP algs="ES256"'  # DPoP is "allowed" by default
+
+
+def test_gunicorn_preloading_the_app_loads_the_keys_in_its_workers_after_the_fork(project, tenant):
+    """With --preload the master runs ready() before forking: a key-loading thread started there
+    would not survive the fork. Nothing is fetched until a worker serves its first request."""
+    run(str(project["python"]), *PIP, "install", "--quiet", GUNICORN, env=project["env"])
+    gunicorn = str(project["python"].parent / "gunicorn")
+    port = free_port()
+    command = [gunicorn, "--preload", "--workers", "2", "--bind", f"127.0.0.1:{port}"]
+    before = tenant.fetches
+    with serving(project, "gunicorn", [*command, "mysite.wsgi"], port) as url:
+        assert tenant.fetches == before  # the master and the idle workers fetched nothing
+        for _ in range(4):
+            status, _, body = get(f"{url}/api/messages/", tenant.token(scope="read:messages"))
+            assert (status, body["sub"]) == (200, "auth0|outside-in")
+        assert before + 1 <= tenant.fetches <= before + 2  # one load per worker that served
+
+
+# The service's own pin (requirements.txt): a real WSGI server that forks, outside the package.
+GUNICORN = "gunicorn==27.0.1"
