@@ -28,7 +28,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -246,11 +245,14 @@ class SharedValues:
 
     def compact(self, raw_token: str, token: "VerifiedToken") -> "VerifiedToken":
         """`token` rebuilt on shared values (its header is shared by header segment)."""
-        return replace(
-            token,
+        return token.__class__(  # not dataclasses.replace(), which costs a few µs more
             claims=self.claims(token.claims),
             header=self.header(raw_token.partition(".")[0], token.header),
+            subject=token.subject,
             scopes=self.scopes(token.scopes),
+            expires_at=token.expires_at,
+            not_before=token.not_before,
+            kid=token.kid,
         )
 
     def scopes(self, scopes: frozenset[str]) -> frozenset[str]:
