@@ -194,13 +194,15 @@ def main() -> int:
     port = int(env["GUNICORN_BIND"].rsplit(":", 1)[1])
     gunicorn = None
     try:
-        migrate = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
-            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        if migrate.returncode != 0:
-            print(migrate.stderr, file=sys.stderr)
-            return 1
+        # gunicorn refuses to start without collected static files (auth0_django_example.E004).
+        for command in ("migrate", "collectstatic"):
+            prepared = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+                [sys.executable, "manage.py", command, "--noinput", "--verbosity", "0"],
+                cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            if prepared.returncode != 0:
+                print(prepared.stderr, file=sys.stderr)
+                return 1
         log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115 - closed in finally
         gunicorn = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
