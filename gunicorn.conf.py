@@ -3,7 +3,8 @@
 Every number comes from the environment with a default that suits a small container. gunicorn
 does not run Django's system checks, so `on_starting` runs them and refuses to start, one line per
 problem, before any worker is forked. Workers load the app themselves (no preload), so each one
-starts its own background JWKS load (auth0_django_example/wsgi.py).
+starts its own background JWKS load (auth0_django_example/wsgi.py). It also prepares the folder in
+which the workers' Prometheus metrics are added up.
 """
 
 import os
@@ -23,7 +24,7 @@ def _whole_number(name: str, default: int, minimum: int = 1) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < minimum:
+    if not raw.isdecimal() or int(raw) < minimum:  # isdigit() would let "²" reach int()
         sys.exit(f"{name} must be a whole number >= {minimum}, got {raw!r}.")
     return int(raw)
 
@@ -91,8 +92,48 @@ def _logconfig_dict() -> dict:
 logconfig_dict = _logconfig_dict()
 
 
+# Prometheus metrics (auth0_django_example/metrics.py), in prometheus_client's multiprocess mode:
+# each worker writes its values to files in PROMETHEUS_MULTIPROC_DIR and /metrics adds them up.
+# prometheus_client reads the variable when first imported, so the master sets it in on_starting,
+# before the system checks set Django up: to the folder given (emptied: one per instance), or to a
+# new private one, removed at exit. METRICS_ENABLED=0 leaves prometheus_client in-process.
+metrics_enabled = _flag("METRICS_ENABLED", True)
+_created_metrics_directory: str | None = None
+
+
+def _prepare_metrics_directory(server) -> None:
+    global _created_metrics_directory
+    if not metrics_enabled:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    try:
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+            for stale in Path(directory).glob("*.db"):  # the counts of a previous run
+                stale.unlink()
+        else:
+            import tempfile
+
+            directory = tempfile.mkdtemp(prefix="auth0-django-example-metrics-", dir=worker_tmp_dir)
+            _created_metrics_directory = directory
+    except OSError as exc:
+        sys.exit(f"PROMETHEUS_MULTIPROC_DIR {directory!r} cannot be used: {exc.strerror}.")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    server.log.info("Prometheus multiprocess directory: %s", directory)
+
+
+def _forget_process(pid: int) -> None:
+    """Drop the live gauges (auth0_jwt_signing_keys) of a process that no longer serves."""
+    if metrics_enabled:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
 def on_starting(server):
     """Refuse to start, one line per problem, when Django's system checks report errors."""
+    _prepare_metrics_directory(server)
     from auth0_django_example.checks import startup_errors
 
     errors = startup_errors()
@@ -100,3 +141,16 @@ def on_starting(server):
         for error in errors:
             print(error, file=sys.stderr)
         sys.exit(f"Refusing to start: {len(errors)} configuration error(s) above.")
+    _forget_process(os.getpid())  # the checks imported the instruments here: the master serves none
+
+
+def child_exit(server, worker):
+    """A worker that exited (or was killed) no longer counts in the live gauges."""
+    _forget_process(worker.pid)
+
+
+def on_exit(server):
+    if _created_metrics_directory:
+        import shutil
+
+        shutil.rmtree(_created_metrics_directory, ignore_errors=True)
