@@ -88,9 +88,19 @@ def run(*command, **options):
     return result
 
 
+# What pip needs from the machine's environment to reach the package index (its own settings,
+# the trust store, proxies); nothing of the test run's Django set-up is passed on.
+PASSED_ON = {"PATH", "HOME", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"}
+PASSED_ON_SUFFIXES = ("_PROXY", "_proxy")
+
+
 def clean_environment(**extra) -> dict:
-    """The machine's PATH and HOME (pip's cache) only: nothing of the test run's Django set-up."""
-    return {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **extra}
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name in PASSED_ON or name.startswith("PIP_") or name.endswith(PASSED_ON_SUFFIXES)
+    }
+    return {**environment, **extra}
 
 
 def free_port() -> int:
@@ -285,9 +295,14 @@ def project(tmp_path_factory, wheel, tenant):
     (site / "mysite" / "views.py").write_text(VIEWS)
     urls = site / "mysite" / "urls.py"
     urls.write_text(urls.read_text() + URLS_LINES)
-    environment = clean_environment(
-        PATH=f"{venv / 'bin'}:{os.environ['PATH']}", SSL_CERT_FILE=str(tenant.ca_file)
-    )
+    # The project trusts the local tenant's CA, and talks to 127.0.0.1 directly (no proxy).
+    environment = {
+        name: value
+        for name, value in clean_environment().items()
+        if not name.endswith(PASSED_ON_SUFFIXES)
+    }
+    environment["PATH"] = f"{venv / 'bin'}:{os.environ['PATH']}"
+    environment["SSL_CERT_FILE"] = str(tenant.ca_file)
     manage = [str(python), "manage.py"]
     run(*manage, "migrate", "--noinput", cwd=site, env=environment)
     run(*manage, "check", "--fail-level", "WARNING", cwd=site, env=environment)
@@ -433,7 +448,7 @@ NO_CREDENTIALS_CHALLENGE = 'Bearer realm="api", DPoP algs="ES256"'  # DPoP is "a
 def test_gunicorn_preloading_the_app_loads_the_keys_in_its_workers_after_the_fork(project, tenant):
     """With --preload the master runs ready() before forking: a key-loading thread started there
     would not survive the fork. Nothing is fetched until a worker serves its first request."""
-    run(str(project["python"]), *PIP, "install", "--quiet", GUNICORN, env=project["env"])
+    run(str(project["python"]), *PIP, "install", "--quiet", GUNICORN)
     gunicorn = str(project["python"].parent / "gunicorn")
     port = free_port()
     command = [gunicorn, "--preload", "--workers", "2", "--bind", f"127.0.0.1:{port}"]
