@@ -13,7 +13,8 @@ try:
 except ImportError:  # pragma: no cover - exercised by test_metrics without prometheus_client
     Counter = Gauge = Histogram = None
 
-# Why a token was not accepted; the verifier (and the authentication class) name one of these.
+# Why the verifier did not accept a token (TokenRejected.code). A token the verifier accepted may
+# still be refused after it (an inactive user, a DPoP proof): those refusals are logged, not here.
 REJECTION_REASONS = (
     "malformed",  # not a compact JWS, or a header, payload or claim set that cannot be read
     "too_long",
@@ -32,7 +33,6 @@ REJECTION_REASONS = (
     "bad_claim",  # a claim of the wrong type or with characters that are not allowed
     "invalid",  # any other PyJWT verdict
     "keys_unavailable",  # not verifiable: no key set loaded yet (503)
-    "user_inactive",
     "other",
 )
 FETCH_TRIGGERS = ("startup", "scheduled", "unknown_kid")

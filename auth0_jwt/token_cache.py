@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from auth0_jwt import metrics
 from auth0_jwt.conf import DEFAULT_TOKEN_CACHE_SIZE
 
 if TYPE_CHECKING:
@@ -187,8 +188,11 @@ class CachingTokenVerifier:
         self.key_store.refresh_if_stale()
         token = self.token_cache.get(raw_token)
         if token is not None:
+            metrics.TOKEN_CACHE_HIT.inc()
+            metrics.TOKEN_ACCEPTED.inc()
             return token
-        verification = self.verifier.verify_in_full(raw_token)
+        metrics.TOKEN_CACHE_MISS.inc()
+        verification = self.verifier.verify_in_full(raw_token)  # counts its own outcome
         token = self._shared.compact(raw_token, verification.token)
         window = (verification.valid_from, verification.valid_until)
         self.token_cache.put(raw_token, token, verification.key, window)

@@ -19,6 +19,7 @@ import jwt
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from auth0_jwt import metrics
 from auth0_jwt.conf import RELOADING_SETTINGS, get_auth0_settings
 from auth0_jwt.keystore import (
     KEY_TYPES_BY_ALGORITHM_PREFIX,
@@ -42,12 +43,14 @@ UNSAFE_SUBJECT_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 class TokenRejected(Exception):
     """The token is not acceptable; `reason` is a plain-words sentence safe to show the caller.
 
-    `reason` never repeats a value taken from the token.
+    `reason` never repeats a value taken from the token. `code` is a short stable word for it
+    (`expired`, `bad_signature`, ...: the `reason` label of the auth0_jwt_tokens_total metric).
     """
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, code: str = "invalid"):
         super().__init__(reason)
         self.reason = reason
+        self.code = code
 
 
 __all__ = [
@@ -90,19 +93,27 @@ class Verification:
 EXPIRED = "The token has expired."
 NOT_YET_VALID = "The token is not valid yet (its nbf or iat is in the future)."
 
-# PyJWT's exceptions, most specific first, mapped to the reason the caller sees.
+# PyJWT's exceptions, most specific first, mapped to the reason the caller sees and its code.
 PYJWT_REASONS = (
-    (jwt.ExpiredSignatureError, EXPIRED),
-    (jwt.ImmatureSignatureError, NOT_YET_VALID),
-    (jwt.InvalidAudienceError, "The token's audience is not this API."),
-    (jwt.InvalidIssuerError, "The token was not issued by the expected issuer."),
-    (jwt.InvalidSignatureError, "The token's signature is invalid."),
-    (jwt.InvalidIssuedAtError, "The token's iat claim is not a valid time."),
-    (jwt.exceptions.InvalidSubjectError, "The token's sub claim is empty or not a string."),
-    (jwt.exceptions.InvalidJTIError, "The token's jti claim is not a string."),
-    (jwt.InvalidAlgorithmError, "The token's signing algorithm is not accepted."),
-    (jwt.InvalidKeyError, "The token's algorithm does not fit its signing key."),
-    (jwt.DecodeError, "The token is malformed."),
+    (jwt.ExpiredSignatureError, EXPIRED, "expired"),
+    (jwt.ImmatureSignatureError, NOT_YET_VALID, "not_yet_valid"),
+    (jwt.InvalidAudienceError, "The token's audience is not this API.", "bad_audience"),
+    (jwt.InvalidIssuerError, "The token was not issued by the expected issuer.", "bad_issuer"),
+    (jwt.InvalidSignatureError, "The token's signature is invalid.", "bad_signature"),
+    (jwt.InvalidIssuedAtError, "The token's iat claim is not a valid time.", "bad_claim"),
+    (
+        jwt.exceptions.InvalidSubjectError,
+        "The token's sub claim is empty or not a string.",
+        "bad_claim",
+    ),
+    (jwt.exceptions.InvalidJTIError, "The token's jti claim is not a string.", "bad_claim"),
+    (
+        jwt.InvalidAlgorithmError,
+        "The token's signing algorithm is not accepted.",
+        "disallowed_alg",
+    ),
+    (jwt.InvalidKeyError, "The token's algorithm does not fit its signing key.", "key_mismatch"),
+    (jwt.DecodeError, "The token is malformed.", "malformed"),
 )
 
 
@@ -137,9 +148,30 @@ class TokenVerifier:
         return self.verify_in_full(raw_token).token
 
     def verify_in_full(self, raw_token: str) -> Verification:
-        """Verify `raw_token`; return it with its key and time window (for a cache to keep)."""
+        """Verify `raw_token`; return it with its key and time window (for a cache to keep).
+
+        Each verification is counted in the metrics (auth0_jwt.metrics): its outcome, the
+        rejection's code, and how long it took.
+        """
+        started = time.perf_counter()
+        try:
+            verification = self._verify_in_full(raw_token)
+        except TokenRejected as exc:
+            metrics.token_rejected(exc.code)
+            raise
+        except KeySetUnavailable:
+            metrics.token_rejected("keys_unavailable")
+            raise
+        finally:
+            metrics.VERIFY_SECONDS.observe(time.perf_counter() - started)
+        metrics.token_accepted()
+        return verification
+
+    def _verify_in_full(self, raw_token: str) -> Verification:
         if len(raw_token) > MAX_TOKEN_LENGTH:
-            raise TokenRejected(f"The token is longer than {MAX_TOKEN_LENGTH} characters.")
+            raise TokenRejected(
+                f"The token is longer than {MAX_TOKEN_LENGTH} characters.", "too_long"
+            )
         self._check_shape(raw_token)
         header = self._get_header(raw_token)
         try:
@@ -156,37 +188,45 @@ class TokenVerifier:
 
     def _check_shape(self, raw_token: str) -> None:
         if raw_token.count(".") == 4:
-            raise TokenRejected("Encrypted tokens (JWE) are not accepted; send a signed JWT.")
+            raise TokenRejected(
+                "Encrypted tokens (JWE) are not accepted; send a signed JWT.", "encrypted"
+            )
         if not COMPACT_JWS.fullmatch(raw_token):
             raise TokenRejected(
-                "The token is malformed: expected three base64url segments separated by dots."
+                "The token is malformed: expected three base64url segments separated by dots.",
+                "malformed",
             )
 
     def _get_header(self, raw_token: str) -> dict:
         header = decode_segment(raw_token, 0, "header")
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
-            raise TokenRejected("The token's signing algorithm is not accepted.")
+            raise TokenRejected("The token's signing algorithm is not accepted.", "disallowed_alg")
         if "crit" in header or "b64" in header:
             raise TokenRejected(
-                "The token uses critical header extensions, which are not accepted."
+                "The token uses critical header extensions, which are not accepted.",
+                "critical_header",
             )
         kid = header.get("kid")
         if kid is None:
-            raise TokenRejected("The token has no key id (kid) in its header.")
+            raise TokenRejected("The token has no key id (kid) in its header.", "missing_kid")
         if not isinstance(kid, str) or not kid:
-            raise TokenRejected("The token's key id (kid) is not a string.")
+            raise TokenRejected("The token's key id (kid) is not a string.", "missing_kid")
         return header
 
     def _get_key(self, header: dict):
         try:
             key = self.key_store.get_key(header["kid"])
         except UnknownSigningKey:
-            raise TokenRejected("The token was signed with a key this API does not know.") from None
+            raise TokenRejected(
+                "The token was signed with a key this API does not know.", "unknown_kid"
+            ) from None
         alg = header["alg"]
         wrong_type = key.key_type != KEY_TYPES_BY_ALGORITHM_PREFIX[alg[:2]]
         if wrong_type or (key.algorithm is not None and key.algorithm != alg):
-            raise TokenRejected("The token's algorithm does not match its signing key.")
+            raise TokenRejected(
+                "The token's algorithm does not match its signing key.", "key_mismatch"
+            )
         return key
 
     def _decode(self, raw_token: str, key, algorithm: str) -> dict:
@@ -201,18 +241,20 @@ class TokenVerifier:
                 options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
             )
         except jwt.MissingRequiredClaimError as exc:
-            raise TokenRejected(f"The token has no {exc.claim} claim.") from None
+            raise TokenRejected(f"The token has no {exc.claim} claim.", "missing_claim") from None
         except jwt.PyJWTError as exc:
-            raise TokenRejected(_reason_for(exc)) from None
+            raise TokenRejected(*_reason_for(exc)) from None
         except (ValueError, TypeError, OverflowError, RecursionError):
-            raise TokenRejected("The token's claims are malformed.") from None
+            raise TokenRejected("The token's claims are malformed.", "malformed") from None
         return claims
 
     def _check_claim_types(self, claims: dict) -> None:
         """Time claims must be JSON numbers (PyJWT would also take numeric strings)."""
         for name in TIME_CLAIMS:
             if claims.get(name) is not None and not _is_numeric_date(claims[name]):
-                raise TokenRejected(f"The token's {name} claim is not a number of seconds.")
+                raise TokenRejected(
+                    f"The token's {name} claim is not a number of seconds.", "bad_claim"
+                )
 
     def _check_time_window(self, token: VerifiedToken) -> tuple[float, float]:
         """PyJWT's exp/nbf/iat rules again, on `self.now` (the clock the token cache uses);
@@ -220,17 +262,19 @@ class TokenVerifier:
         valid_from, valid_until = time_window(token, self.leeway)
         now = self.now()
         if now >= valid_until:
-            raise TokenRejected(EXPIRED)
+            raise TokenRejected(EXPIRED, "expired")
         if now < valid_from:
-            raise TokenRejected(NOT_YET_VALID)
+            raise TokenRejected(NOT_YET_VALID, "not_yet_valid")
         return valid_from, valid_until
 
     def _build_verified_token(self, claims: dict, header: dict) -> VerifiedToken:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject.strip():
-            raise TokenRejected("The token's sub claim is empty or not a string.")
+            raise TokenRejected("The token's sub claim is empty or not a string.", "bad_claim")
         if UNSAFE_SUBJECT_CHARACTERS.search(subject):
-            raise TokenRejected("The token's sub claim contains characters that are not allowed.")
+            raise TokenRejected(
+                "The token's sub claim contains characters that are not allowed.", "bad_claim"
+            )
         return VerifiedToken(
             claims=claims,
             header=header,
@@ -246,22 +290,23 @@ def decode_segment(raw_token: str, index: int, name: str) -> dict:
     """Segment `index` of a compact JWS as a JSON object, untrusted; TokenRejected if not one."""
     segments = raw_token.split(".")
     if index >= len(segments):
-        raise TokenRejected(f"The token has no {name}.")
+        raise TokenRejected(f"The token has no {name}.", "malformed")
     segment = segments[index]
     try:
         value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, TypeError, RecursionError):
-        raise TokenRejected(f"The token's {name} is malformed.") from None
+        raise TokenRejected(f"The token's {name} is malformed.", "malformed") from None
     if not isinstance(value, dict):
-        raise TokenRejected(f"The token's {name} is malformed.")
+        raise TokenRejected(f"The token's {name} is malformed.", "malformed")
     return value
 
 
-def _reason_for(exc: jwt.PyJWTError) -> str:
-    for exception_type, reason in PYJWT_REASONS:
+def _reason_for(exc: jwt.PyJWTError) -> tuple[str, str]:
+    """The reason and its code for a PyJWT verdict."""
+    for exception_type, reason, code in PYJWT_REASONS:
         if isinstance(exc, exception_type):
-            return reason
-    return "The token is invalid."
+            return reason, code
+    return "The token is invalid.", "invalid"
 
 
 def _is_numeric_date(value: Any) -> bool:
@@ -277,10 +322,10 @@ def _scopes(claims: dict) -> frozenset[str]:
     """Scopes from the space-separated `scope` claim and Auth0's RBAC `permissions` list."""
     scope = claims.get("scope", "")
     if not isinstance(scope, str):
-        raise TokenRejected("The token's scope claim is not a space-separated string.")
+        raise TokenRejected("The token's scope claim is not a space-separated string.", "bad_claim")
     permissions = claims.get("permissions", [])
     if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
-        raise TokenRejected("The token's permissions claim is not a list of strings.")
+        raise TokenRejected("The token's permissions claim is not a list of strings.", "bad_claim")
     return frozenset(scope.split()) | frozenset(permissions)
 
 

@@ -150,6 +150,11 @@ def test_counts_of_two_workers_add_up(serve, tmp_path, make_token, jwks_server):
     assert value(values, "http_request_duration_seconds_count", view="private", method="GET") == (
         sent
     )
+    assert value(values, "auth0_jwt_tokens_total", outcome="accepted", reason="none") == sent
+    # Each worker verified the token once, then served it from its own cache.
+    assert value(values, "auth0_jwt_token_cache_total", result="miss") == 2
+    assert value(values, "auth0_jwt_token_cache_total", result="hit") == sent - 2
+    assert value(values, "auth0_jwt_verify_seconds_count") == 2
     # Each worker loaded the keys once at start: two fetches, counted together.
     assert jwks_server.fetches == 2
     assert value(values, "auth0_jwt_jwks_fetches_total", outcome="ok", trigger="startup") == 2
