@@ -2,14 +2,16 @@
 
 1. Per-token cost (median of many iterations): the RS256 signature check alone in `cryptography`
    (the floor), PyJWT's decode, python-jose's decode, and this project's verifier on a first-seen
-   token (a cache miss) and on a repeated token (a cache hit).
+   token (a cache miss) and on a repeated token (a cache hit); a DPoP proof's verification beside
+   the ES256 signature check alone.
 2. HTTP, loaded by wrk on loopback, every service with the same number of worker processes: this
    project in its production default (gunicorn.conf.py), beside two reference projects served as
    their users serve them (gunicorn's defaults, sync workers; code in bench/peers/): a bare DRF
    "hello" view in a `startproject` project, and djangorestframework-simplejwt's
    `JWTStatelessUserAuthentication` with `JWK_URL` on the same JWKS. Then this project under the
    other servers considered: gunicorn gthread (or sync) and granian (WSGI). Interleaved rounds,
-   medians; requests/s, p50, p99 and the workers' CPU time per request for every row.
+   medians; requests/s, p50, p99 and the workers' CPU time per request for every row. DPoP rides
+   beside Bearer in the same run: a bound token with a new proof on every request.
 3. JWKS fetches during the whole run (served by the bench on 127.0.0.1 and counted) and the memory
    a full default token cache adds to a worker.
 
@@ -44,7 +46,7 @@ sys.path[:0] = [str(ROOT)]
 sys.path.append(os.environ.get("BENCH_PACKAGES", str(ROOT / ".venv" / "bench-packages")))
 
 from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding  # noqa: E402
 
 from bench.support import (  # noqa: E402
     AUDIENCE,
@@ -55,12 +57,15 @@ from bench.support import (  # noqa: E402
     cpu_seconds,
     interleaved_costs,
     memory_kib,
+    mint_dpop_token,
     mint_tokens,
     new_private_key,
     public_jwk,
     run_wrk,
+    sign_proofs,
     start_granian,
     start_gunicorn,
+    start_redis,
     wait_for,
 )
 
@@ -82,6 +87,7 @@ SERVICES = {
     "ours": "this project, production default",
     "ours_other": "this project, gunicorn",  # the gunicorn worker type that is not the default
     "ours_granian": "this project, granian (WSGI)",
+    "ours_redis": "this project, production default, `REDIS_URL` set",
     "drf_hello": "bare DRF `startproject`, gunicorn sync",
     "simplejwt": "simplejwt `JWTStatelessUserAuthentication`, gunicorn sync",
 }
@@ -93,13 +99,19 @@ HTTP_ROWS = {
     "private": ("ours", "/api/private/", "repeated"),
     "simplejwt": ("simplejwt", "/api/private/", "repeated"),
     "private_fresh": ("ours", "/api/private/", "fresh"),
+    "private_dpop": ("ours", "/api/private/", "dpop"),
+    "private_dpop_redis": ("ours_redis", "/api/private/", "dpop"),
     "other_public": ("ours_other", "/api/public/", None),
     "other_private": ("ours_other", "/api/private/", "repeated"),
     "granian_public": ("ours_granian", "/api/public/", None),
     "granian_private": ("ours_granian", "/api/private/", "repeated"),
 }
-REPORT_ORDER = ("public", "private", "private_fresh", "drf_hello", "simplejwt")
+REPORT_ORDER = ("public", "private", "private_fresh", "private_dpop", "private_dpop_redis")
+REPORT_ORDER += ("drf_hello", "simplejwt")
 ROW_LABELS = {
+    "private_dpop": "`/api/private/` over DPoP: one bound token, a new proof on every request"
+    " (replay cache: the database, here SQLite)",
+    "private_dpop_redis": "`/api/private/` over DPoP, as above (replay cache: Redis)",
     "public": "`/api/public/`",
     "private": "`/api/private/`, one repeated token",
     "private_fresh": "`/api/private/`, a new token on every request (cache miss)",
@@ -226,6 +238,45 @@ def measure_tokens(private_key, issuer: str, jwks_url: str, tokens: list[str], q
     return costs
 
 
+def measure_dpop_proofs(token: str, client_key, quick: bool) -> dict:
+    """Median seconds per DPoP proof: the ES256 signature check alone in `cryptography` (the
+    floor) and this project's whole proof verification, each on proofs it has not seen."""
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from auth0_jwt.dpop import DPoPVerifier
+    from auth0_jwt.local_issuer import create_dpop_proof
+
+    rounds = 10 if quick else 40
+    url = "http://127.0.0.1:8000/api/private/"
+    proofs = [
+        create_dpop_proof(client_key, method="GET", url=url, access_token=token)
+        for _ in range((rounds + 1) * 100 + 1)
+    ]
+    public_key, ecdsa = client_key.public_key(), ec.ECDSA(hashes.SHA256())
+    signed = []
+    for proof in proofs:
+        message, raw = signing_input_and_signature(proof)
+        r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+        signed.append((message, encode_dss_signature(r, s)))
+    verifier = DPoPVerifier()
+    floor_walk, proof_walk = iter(signed), iter(proofs)
+
+    def floor():
+        message, signature = next(floor_walk)
+        public_key.verify(signature, message, ecdsa)
+
+    def verify():
+        return verifier.verify(next(proof_walk), method="GET", url=url, access_token=token)
+
+    assert floor() is None
+    assert verify().claims["htu"] == url
+    costs = interleaved_costs({"floor": (floor, 100), "proof": (verify, 100)}, rounds=rounds)
+    log(f"DPoP: ES256 floor {costs['floor'] * 1e6:.2f} us, proof {costs['proof'] * 1e6:.2f} us")
+    costs["rounds"] = rounds
+    costs["proof_length"] = len(proofs[0])
+    return costs
+
+
 def signing_input_and_signature(token: str) -> tuple[bytes, bytes]:
     signing_input, _, signature = token.rpartition(".")
     return signing_input.encode(), base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
@@ -334,6 +385,12 @@ def start_services(env: dict, peers: dict, workdir: Path, servers: list) -> dict
             app="bench.peers.wsgi:application",
         ),
     }
+    replay_cache = start_redis(workdir / "redis.log")  # for the ours_redis service
+    servers.append(replay_cache)
+    redis_env = {**env, "REDIS_URL": f"redis://127.0.0.1:{replay_cache.port}/0"}
+    starters["ours_redis"] = lambda log: start_gunicorn(
+        python, redis_env, workers=WORKERS, log_path=log
+    )
     started = {}
     for name, start in starters.items():
         started[name] = start(workdir / f"{name}.log")
@@ -341,10 +398,21 @@ def start_services(env: dict, peers: dict, workdir: Path, servers: list) -> dict
     return started
 
 
-def measure_http(env: dict, peers: dict, workdir: Path, tokens: list[str], seconds: float):
+def measure_http(
+    env: dict, peers: dict, workdir: Path, tokens: list[str], seconds: float, dpop: dict
+):
     """wrk against every row of HTTP_ROWS, in ROUNDS rounds that take the rows in turn; the
-    new-token runs never re-send a token. Returns the combined results, the per-round ratios the
-    targets need, the worker processes seen per service, and how the services were run."""
+    new-token runs never re-send a token, the DPoP runs never re-send a proof (`dpop`: the bound
+    token and the client key). Returns the combined results, the per-round ratios the targets
+    need, the worker processes seen per service, and how the services were run."""
+
+    def proofs_file(url: str, count: int) -> Path:
+        """`count` fresh proofs for GET `url` (signed now, so well inside their 300 s)."""
+        proofs = sign_proofs(dpop["client_key"], dpop["token"], url, count)
+        return write_tokens(workdir / "proofs.txt", proofs)
+
+    dpop_env = {"BENCH_DPOP_TOKEN": dpop["token"]}
+
     repeated = write_tokens(workdir / "repeated.txt", tokens[:1])
     share = (len(tokens) - 1) // ROUNDS
     rotating = [
@@ -360,17 +428,29 @@ def measure_http(env: dict, peers: dict, workdir: Path, tokens: list[str], secon
         workers = {name: server.worker_pids() for name, server in services.items()}
         log(f"{len(services)} services up, {WORKERS} workers each; warming up")
         for service, path, kind in HTTP_ROWS.values():
+            url = services[service].url + path
+            if kind == "dpop":
+                run_wrk(
+                    url,
+                    seconds=1,
+                    connections=CONNECTIONS,
+                    tokens_file=proofs_file(url, 4000),
+                    mode="rotate",
+                    script="dpop.lua",
+                    extra_env=dpop_env,
+                )
+                continue
             tokens_file = repeated if kind else None
-            run_wrk(
-                services[service].url + path,
-                seconds=1,
-                connections=CONNECTIONS,
-                tokens_file=tokens_file,
-            )
+            run_wrk(url, seconds=1, connections=CONNECTIONS, tokens_file=tokens_file)
         runs: dict[str, list[LoadResult]] = {name: [] for name in HTTP_ROWS}
         for round_number in range(ROUNDS):
             for name, (service, path, kind) in HTTP_ROWS.items():
                 tokens_file = {None: None, "repeated": repeated}.get(kind, rotating[round_number])
+                options = {"mode": "rotate" if kind == "fresh" else "repeat"}
+                if kind == "dpop":  # more proofs than this round's Bearer run could have used
+                    expected = runs["private"][-1].requests_per_second * seconds
+                    tokens_file = proofs_file(services[service].url + path, int(expected * 1.5))
+                    options = {"mode": "rotate", "script": "dpop.lua", "extra_env": dpop_env}
                 pids = workers[service]
                 cpu_before = cpu_seconds(pids)
                 result = run_wrk(
@@ -378,7 +458,7 @@ def measure_http(env: dict, peers: dict, workdir: Path, tokens: list[str], secon
                     seconds=seconds,
                     connections=CONNECTIONS,
                     tokens_file=tokens_file,
-                    mode="rotate" if kind == "fresh" else "repeat",
+                    **options,
                 )
                 result.cpu_seconds = cpu_seconds(pids) - cpu_before
                 runs[name].append(result)
@@ -402,6 +482,8 @@ def measure_http(env: dict, peers: dict, workdir: Path, tokens: list[str], secon
     ratios["private_vs_simplejwt"] = ratio("private", "simplejwt")
     ratios["fresh_vs_simplejwt"] = ratio("private_fresh", "simplejwt")
     ratios["p99_vs_simplejwt"] = ratio("private", "simplejwt", lambda r: r.p99)
+    ratios["dpop_vs_bearer"] = ratio("private_dpop", "private")
+    ratios["dpop_redis_vs_bearer"] = ratio("private_dpop_redis", "private")
     served = {"threads": default_threads(env), "workers": workers}
     return {name: combine(results) for name, results in runs.items()}, ratios, served
 
@@ -536,6 +618,20 @@ def report(results: dict, seconds: float) -> str:
     ]
     for label, name in rows:
         lines.append(f"| {label} | {costs[name] * 1e6:.2f} | {costs[name] / floor:.2f} |")
+    dpop = results["dpop"]
+    lines += [
+        "",
+        f"DPoP proof verification, one P-256 client key, {dpop['proof_length']}-character ES256"
+        f" proofs, each verified once: CPU time, median of {dpop['rounds']} rounds (100 proofs"
+        " per batch)",
+        "",
+        "| check | µs per proof | × ES256 floor |",
+        "|---|---:|---:|",
+        f"| `cryptography` ES256 signature verify (the floor) | {dpop['floor'] * 1e6:.2f} | 1.00 |",
+        "| this project, `DPoPVerifier.verify` (typ, alg, jwk, signature, htm, htu, iat, ath;"
+        f" replay cache not included) | {dpop['proof'] * 1e6:.2f} |"
+        f" {dpop['proof'] / dpop['floor']:.2f} |",
+    ]
     served = results["served"]
     default = "sync workers" if served["threads"] == 1 else f"gthread, {served['threads']} threads"
     other = f"gthread, {GTHREAD_THREADS} threads" if served["threads"] == 1 else "sync workers"
@@ -564,6 +660,17 @@ def report(results: dict, seconds: float) -> str:
             f" {result.p99 * 1e3:.2f} | {ratios[name]:.2f} |"
             f" {result.cpu_seconds / result.requests * 1e6:.0f} |"
         )
+    cpu_per_request = {name: r.cpu_seconds / r.requests for name, r in http.items()}
+    lines += [
+        "",
+        "DPoP beside Bearer, same run: /api/private/ over DPoP (a new proof per request, its jti"
+        f" remembered) answers {ratios['dpop_vs_bearer']:.2f}x the requests/s of the repeated"
+        f" Bearer token with the database (SQLite) as replay cache and"
+        f" {ratios['dpop_redis_vs_bearer']:.2f}x with Redis; worker CPU per request"
+        f" {cpu_per_request['private_dpop'] * 1e6:.0f} µs (SQLite) and"
+        f" {cpu_per_request['private_dpop_redis'] * 1e6:.0f} µs (Redis) against"
+        f" {cpu_per_request['private'] * 1e6:.0f} µs (Bearer)",
+    ]
     request = results["request"]
     on, off = memory["on"], memory["off"]
     grown_on = (on["after"]["VmRSS"] - on["before"]["VmRSS"]) * 1024 / 1e6
@@ -668,6 +775,8 @@ def report(results: dict, seconds: float) -> str:
         lines.append(line)
     if http["private_fresh"].tokens_wrapped:
         lines.append("  NOTE  the new-token run used up its tokens and re-sent some (cache hits)")
+    if http["private_dpop"].tokens_wrapped:
+        lines.append("  NOTE  the DPoP run used up its proofs and re-sent some (401 replays)")
     problems = [name for name, result in http.items() if result.errors]
     if problems:
         lines.append(f"  NOTE  non-2xx answers or socket errors in: {', '.join(problems)}")
@@ -709,6 +818,9 @@ def main() -> int:
         costs = measure_tokens(
             private_key, issuer, jwks.base_url + MICRO_JWKS_PATH, tokens, args.quick
         )
+        client_key = ec.generate_private_key(ec.SECP256R1())  # the DPoP client's key pair
+        dpop = {"client_key": client_key, "token": mint_dpop_token(private_key, issuer, client_key)}
+        dpop_costs = measure_dpop_proofs(dpop["token"], client_key, args.quick)
 
         database = workdir / "bench.sqlite3"
         env = service_env(
@@ -729,7 +841,7 @@ def main() -> int:
             kind: peer_env(kind, issuer, jwks.base_url + PEER_JWKS_PATH, workdir / "peer.sqlite3")
             for kind in ("hello", "simplejwt")
         }
-        http_results, http_ratios, served = measure_http(env, peers, workdir, tokens, seconds)
+        http_results, http_ratios, served = measure_http(env, peers, workdir, tokens, seconds, dpop)
         workers_seen = {
             pid
             for name, pids in served["workers"].items()
@@ -746,6 +858,7 @@ def main() -> int:
         text = report(
             {
                 "costs": costs,
+                "dpop": dpop_costs,
                 "http": http_results,
                 "http_ratios": http_ratios,
                 "served": served,

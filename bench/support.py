@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -51,8 +52,9 @@ def public_jwk(private_key) -> dict:
     }
 
 
-def _sign_batch(pem: bytes, issuer: str, count: int, start: int) -> list[str]:
-    """`count` RS256 tokens shaped like Auth0's, differing in `jti` (a worker process's share)."""
+def _sign_batch(pem: bytes, issuer: str, count: int, start: int, extra=None) -> list[str]:
+    """`count` RS256 tokens shaped like Auth0's, differing in `jti` (a worker process's share),
+    with the `extra` claims."""
     private_key = serialization.load_pem_private_key(pem, password=None)
     header = b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": KID}).encode())
     now = int(time.time())
@@ -67,6 +69,7 @@ def _sign_batch(pem: bytes, issuer: str, count: int, start: int) -> list[str]:
             "azp": "bench-client-id",
             "scope": "openid profile read:messages",
             "jti": f"{n}-{uuid.uuid4().hex}",
+            **(extra or {}),
         }
         signing_input = f"{header}.{b64url(json.dumps(claims).encode())}"
         signature = private_key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -91,6 +94,49 @@ def mint_tokens(private_key, issuer: str, count: int, processes: int = 2) -> lis
             [n * share for n in range(processes)],
         )
         return [token for part in parts for token in part]
+
+
+def mint_dpop_token(private_key, issuer: str, client_key) -> str:
+    """One token bound (`cnf.jkt`) to the DPoP client's P-256 key."""
+    from auth0_jwt.dpop import jwk_thumbprint
+    from auth0_jwt.local_issuer import dpop_public_jwk
+
+    pem = private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    binding = {"cnf": {"jkt": jwk_thumbprint(dpop_public_jwk(client_key))}}
+    return _sign_batch(pem, issuer, 1, 0, binding)[0]
+
+
+def _proof_batch(pem: bytes, token: str, url: str, count: int) -> list[str]:
+    from auth0_jwt.local_issuer import create_dpop_proof
+
+    client_key = serialization.load_pem_private_key(pem, password=None)
+    return [
+        create_dpop_proof(client_key, method="GET", url=url, access_token=token)
+        for _ in range(count)
+    ]
+
+
+def sign_proofs(client_key, token: str, url: str, count: int, processes: int = 2) -> list[str]:
+    """`count` DPoP proofs for GET `url` with `token`, each with its own jti, iat now."""
+    pem = client_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    share = -(-count // processes)
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        parts = pool.map(
+            _proof_batch,
+            [pem] * processes,
+            [token] * processes,
+            [url] * processes,
+            [min(share, count - n * share) for n in range(processes)],
+        )
+        return [proof for part in parts for proof in part]
 
 
 def new_private_key():
@@ -254,6 +300,44 @@ def start_gunicorn(
     )
 
 
+def start_redis(log_path: Path) -> "Server":
+    """Debian's redis-server on a free loopback port, without persistence: the DPoP replay cache
+    of the REDIS_URL row (`make bench` installs the package when it is missing)."""
+    import redis
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: `make bench` installs Debian's package")
+    port = free_port()
+    log = open(log_path, "wb")  # noqa: SIM115 - handed to the process, closed below
+    process = subprocess.Popen(  # noqa: S603 - a fixed command line
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+         "--appendonly", "no", "--dir", str(log_path.parent)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    server = Server(process=process, port=port, workers=0, log_path=log_path)
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, socket_connect_timeout=1)
+    deadline = time.monotonic() + 20
+    try:
+        while True:
+            try:
+                if client.ping():
+                    return server
+            except redis.RedisError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start: {log_path}") from None
+                time.sleep(0.05)
+    except BaseException:
+        server.stop()
+        raise
+    finally:
+        client.close()
+
+
 def start_granian(
     python: str,
     env: dict,
@@ -388,15 +472,18 @@ def run_wrk(
     connections: int,
     tokens_file: Path | None = None,
     mode: str = "repeat",
+    script: str = "tokens.lua",
+    extra_env: dict | None = None,
 ) -> LoadResult:
-    """One wrk run against a loopback URL (bounded by `seconds`)."""
+    """One wrk run against a loopback URL (bounded by `seconds`); `script` (in bench/) sends the
+    lines of `tokens_file`."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError("the bench only loads loopback addresses")
-    env = {**os.environ, "BENCH_WRK_THREADS": "1", "BENCH_TOKENS_MODE": mode}
+    env = {**os.environ, "BENCH_WRK_THREADS": "1", "BENCH_TOKENS_MODE": mode, **(extra_env or {})}
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
     if tokens_file is not None:
         env["BENCH_TOKENS_FILE"] = str(tokens_file)
-        command += ["-s", str(ROOT / "bench" / "tokens.lua")]
+        command += ["-s", str(ROOT / "bench" / script)]
     completed = subprocess.run(  # noqa: S603 - a fixed command line
         [*command, url],
         env=env,
