@@ -7,6 +7,7 @@ Every value comes from the environment (a `.env` file beside `manage.py` is read
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 
 from auth0_django_example.logs import logging_config
 
@@ -247,7 +248,9 @@ STORAGES = {
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False  # bearer tokens, not cookies
-CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Retry-After", "X-Request-ID"]
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Retry-After", "X-Request-ID", "DPoP-Nonce"]
+# Browser clients send their DPoP proof in the `DPoP` request header (README "DPoP").
+CORS_ALLOW_HEADERS = (*cors_default_headers, "dpop")
 
 # --- Logs (auth0_django_example/logs.py) ---------------------------------------------------------
 # One line per event on stderr: text in development, one JSON object per line otherwise. Never a
@@ -336,6 +339,8 @@ AUTH0 = {
     "DPOP_IAT_LEEWAY": env_str("AUTH0_DPOP_IAT_LEEWAY", "30"),
     "DPOP_MAX_AGE": env_str("AUTH0_DPOP_MAX_AGE", "300"),
     "DPOP_MAX_PROOF_LENGTH": env_str("AUTH0_DPOP_MAX_PROOF_LENGTH", "4096"),
+    # Server nonces (RFC 9449 section 9): on makes every proof carry a nonce the API hands out.
+    "DPOP_NONCE": env_str("AUTH0_DPOP_NONCE", "off"),
     # The DPoP replay cache every worker and instance shares: Redis when set, else the database.
     "REDIS_URL": env_str("REDIS_URL"),
 }

@@ -19,6 +19,7 @@ from rest_framework.authentication import BaseAuthentication
 from auth0_jwt.conf import get_auth0_settings
 from auth0_jwt.dpop import (
     MalformedProof,
+    NonceRequired,
     ProofRejected,
     VerifiedProof,
     check_proof_syntax,
@@ -34,6 +35,7 @@ from auth0_jwt.exceptions import (
     InvalidToken,
     ReplayCacheUnavailable,
     SigningKeysUnavailable,
+    UseDPoPNonce,
     no_credentials_challenge,
 )
 from auth0_jwt.replay import ReplayStoreUnavailable, get_replay_store, replay_key
@@ -182,6 +184,8 @@ class JSONWebTokenAuthentication(BaseAuthentication):
             )
         except MalformedProof as exc:
             raise DPoPInvalidRequest(exc.reason) from None
+        except NonceRequired as exc:  # not an attack: how a client learns the current nonce
+            raise UseDPoPNonce(exc.reason, exc.nonce) from None
         except ProofRejected as exc:
             self.log_rejection(request, None, exc.reason, token=token, event="dpop_proof_rejected")
             raise InvalidDPoPProof(exc.reason) from None

@@ -57,6 +57,7 @@ class Auth0Settings:
     dpop_max_age: int = DEFAULT_DPOP_MAX_AGE
     dpop_max_proof_length: int = DEFAULT_DPOP_MAX_PROOF_LENGTH
     redis_url: str = ""  # the DPoP replay store: Redis when set, else the database
+    dpop_nonce: bool = False  # server nonces (RFC 9449 section 9), see dpop.py
 
 
 def setting_name(key: str) -> str:
@@ -152,11 +153,20 @@ def _choice(raw, name, choices):
     return value
 
 
+def _switch(raw, name) -> bool:
+    """on/off, true/false, yes/no, 1/0 (or a bool)."""
+    value = str(raw).strip().lower()
+    if value not in ("on", "off", "true", "false", "yes", "no", "1", "0"):
+        raise ImproperlyConfigured(f"{name} must be on or off; got {raw!r}.")
+    return value in ("on", "true", "yes", "1")
+
+
 def _redis_url(raw):
     raw = (raw or "").strip() if isinstance(raw, str) or raw is None else "?"
     if raw and urlsplit(raw).scheme not in REDIS_URL_SCHEMES:
         raise ImproperlyConfigured(
-            "REDIS_URL must be a redis://, rediss:// or unix:// URL (it is not shown here)."
+            f"{setting_name('REDIS_URL')} must be a redis://, rediss:// or unix:// URL (it is not "
+            "shown here)."
         )
     return raw
 
@@ -244,16 +254,16 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
             maximum=MAX_TOKEN_CACHE_SIZE,
             kind=int,
         ),
-        dpop_mode=problem(_choice, raw.get("DPOP", "allowed"), "AUTH0_DPOP", DPOP_MODES),
+        dpop_mode=problem(_choice, raw.get("DPOP", "allowed"), setting_name("DPOP"), DPOP_MODES),
         dpop_algorithms=problem(
             _algorithms,
             raw.get("DPOP_ALGORITHMS", DEFAULT_DPOP_ALGORITHMS),
-            "AUTH0_DPOP_ALGORITHMS",
+            setting_name("DPOP_ALGORITHMS"),
         ),
         dpop_iat_leeway=problem(
             _number,
             raw.get("DPOP_IAT_LEEWAY", DEFAULT_DPOP_IAT_LEEWAY),
-            "AUTH0_DPOP_IAT_LEEWAY",
+            setting_name("DPOP_IAT_LEEWAY"),
             minimum=0,
             maximum=300,
             kind=int,
@@ -261,7 +271,7 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
         dpop_max_age=problem(
             _number,
             raw.get("DPOP_MAX_AGE", DEFAULT_DPOP_MAX_AGE),
-            "AUTH0_DPOP_MAX_AGE",
+            setting_name("DPOP_MAX_AGE"),
             minimum=1,
             maximum=3600,
             kind=int,
@@ -269,12 +279,13 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
         dpop_max_proof_length=problem(
             _number,
             raw.get("DPOP_MAX_PROOF_LENGTH", DEFAULT_DPOP_MAX_PROOF_LENGTH),
-            "AUTH0_DPOP_MAX_PROOF_LENGTH",
+            setting_name("DPOP_MAX_PROOF_LENGTH"),
             minimum=512,
             maximum=16384,
             kind=int,
         ),
         redis_url=problem(_redis_url, raw.get("REDIS_URL")),
+        dpop_nonce=problem(_switch, raw.get("DPOP_NONCE", False), setting_name("DPOP_NONCE")),
     )
     if problem.messages:
         raise Auth0SettingsError(problem.messages)

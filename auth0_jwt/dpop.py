@@ -39,6 +39,7 @@ DEFAULT_ALGORITHMS = ("ES256",)
 DEFAULT_IAT_LEEWAY = 30  # seconds a proof's iat may be ahead of this server's clock (Auth0's SDK)
 DEFAULT_MAX_AGE = 300  # seconds a proof's iat may be behind it (Auth0's SDK)
 DEFAULT_MAX_LENGTH = 4096  # characters; an ES256 proof is about 500, an RSA-4096 one under 2500
+DEFAULT_NONCE_LIFETIME = 60  # seconds of one nonce window; a nonce is accepted for one or two
 REQUIRED_CLAIMS = ("jti", "htm", "htu", "iat", "ath")
 MAX_JTI_LENGTH = 256
 CURVES_BY_ALGORITHM = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
@@ -68,6 +69,15 @@ class MalformedProof(ProofRejected):
     """The DPoP header does not hold exactly one compact JWS (a request syntax error)."""
 
 
+class NonceRequired(ProofRejected):
+    """Server nonces are on and the proof carries no current one (RFC 9449 section 9:
+    `use_dpop_nonce`); `nonce` is the one the client should sign into its next proof."""
+
+    def __init__(self, reason: str, nonce: str):
+        super().__init__(reason)
+        self.nonce = nonce
+
+
 @dataclass(frozen=True, slots=True)
 class VerifiedProof:
     """A proof that passed every check of its own, with what the caller still has to check."""
@@ -89,6 +99,8 @@ class DPoPVerifier:
         iat_leeway: float = DEFAULT_IAT_LEEWAY,
         max_age: float = DEFAULT_MAX_AGE,
         max_length: int = DEFAULT_MAX_LENGTH,
+        nonce_secret: bytes | None = None,
+        nonce_lifetime: int = DEFAULT_NONCE_LIFETIME,
         now: Callable[[], float] = time.time,
     ):
         known = get_default_algorithms()
@@ -103,6 +115,10 @@ class DPoPVerifier:
         self.iat_leeway = iat_leeway
         self.max_age = max_age
         self.max_length = max_length
+        # Server nonces (RFC 9449 section 9), stateless: an HMAC of the current time window, so
+        # every worker and instance sharing the secret issues and accepts the same ones.
+        self.nonce_secret = nonce_secret
+        self.nonce_lifetime = nonce_lifetime
         self.now = now
         self._algorithms = {name: known[name] for name in self.algorithms}
 
@@ -177,6 +193,33 @@ class DPoPVerifier:
             ath.encode("utf-8", "replace"), access_token_hash(access_token).encode("ascii")
         ):
             raise ProofRejected("The DPoP proof's ath claim does not match the access token.")
+        if self.nonce_secret is not None and not self._is_current_nonce(claims.get("nonce")):
+            reason = (
+                "The DPoP proof has no nonce claim: sign the DPoP-Nonce of this answer into a new "
+                "proof."
+                if "nonce" not in claims
+                else "The DPoP proof's nonce is not current: sign the DPoP-Nonce of this answer "
+                "into a new proof."
+            )
+            raise NonceRequired(reason, self.current_nonce())
+
+    def current_nonce(self) -> str:
+        """The nonce of this time window, for the `DPoP-Nonce` header (nonces on only)."""
+        return self._nonce(int(self.now() // self.nonce_lifetime))
+
+    def _nonce(self, window: int) -> str:
+        mac = hmac.new(self.nonce_secret, f"dpop-nonce:{window}".encode(), hashlib.sha256)
+        return f"{window}.{b64url(mac.digest()[:18])}"
+
+    def _is_current_nonce(self, nonce) -> bool:
+        """This window's nonce or the previous one's (a nonce lives one to two lifetimes)."""
+        if not isinstance(nonce, str) or len(nonce) > 64:
+            return False
+        window = int(self.now() // self.nonce_lifetime)
+        return any(
+            hmac.compare_digest(nonce.encode("utf-8", "replace"), self._nonce(w).encode())
+            for w in (window, window - 1)
+        )
 
     def _check_issued_at(self, iat) -> None:
         if not _is_numeric_date(iat):
@@ -338,11 +381,20 @@ _verifier_lock = threading.Lock()
 def build_dpop_verifier(config=None, *, now: Callable[[], float] = time.time) -> DPoPVerifier:
     """A DPoP verifier from the `AUTH0` setting; `now` is its wall clock."""
     config = config or get_auth0_settings()
+    nonce_secret = None
+    if config.dpop_nonce:
+        from django.conf import settings
+
+        # Derived from SECRET_KEY, which every instance of one deployment shares.
+        nonce_secret = hashlib.sha256(
+            b"auth0_jwt.dpop.nonce\n" + settings.SECRET_KEY.encode()
+        ).digest()
     return DPoPVerifier(
         algorithms=config.dpop_algorithms,
         iat_leeway=config.dpop_iat_leeway,
         max_age=config.dpop_max_age,
         max_length=config.dpop_max_proof_length,
+        nonce_secret=nonce_secret,
         now=now,
     )
 

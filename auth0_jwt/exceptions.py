@@ -62,6 +62,18 @@ class InvalidDPoPProof(BearerChallengeMixin, AuthenticationFailed):
     challenge_scheme = "DPoP"
 
 
+class UseDPoPNonce(InvalidDPoPProof):
+    """Server nonces are on and the proof lacks a current one (RFC 9449 section 9): the answer
+    carries the nonce to use in the `DPoP-Nonce` header."""
+
+    default_code = "use_dpop_nonce"
+    bearer_error = "use_dpop_nonce"
+
+    def __init__(self, detail, nonce: str):
+        super().__init__(detail)
+        self.nonce = nonce
+
+
 class DPoPInvalidToken(InvalidToken):
     """The access token of a DPoP request was rejected (or is not bound to the proof's key)."""
 
@@ -160,6 +172,8 @@ def exception_handler(exc, context):
             response["WWW-Authenticate"] = dpop_challenge(**exc.challenge_parameters())
         else:
             response["WWW-Authenticate"] = bearer_challenge(**exc.challenge_parameters())
+        if isinstance(exc, UseDPoPNonce):
+            response["DPoP-Nonce"] = exc.nonce
     elif isinstance(exc, (SigningKeysUnavailable, DatabaseUnavailable, ReplayCacheUnavailable)):
         response["Retry-After"] = "5"
     return response

@@ -45,8 +45,8 @@ def test_the_401_of_a_cross_origin_call_is_readable_by_the_app(api_client, app_o
     response = api_client.get("/api/private/", HTTP_ORIGIN=APP)
     assert response.status_code == 401
     assert response["Access-Control-Allow-Origin"] == APP
-    assert (
-        response["Access-Control-Expose-Headers"] == "WWW-Authenticate, Retry-After, X-Request-ID"
+    assert response["Access-Control-Expose-Headers"] == (
+        "WWW-Authenticate, Retry-After, X-Request-ID, DPoP-Nonce"
     )
 
 

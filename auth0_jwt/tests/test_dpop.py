@@ -9,6 +9,7 @@ from auth0_jwt.conf import load_auth0_settings
 from auth0_jwt.dpop import (
     DPoPVerifier,
     MalformedProof,
+    NonceRequired,
     ProofRejected,
     access_token_hash,
     build_dpop_verifier,
@@ -226,7 +227,7 @@ def test_dpop_settings_default_to_auth0s_sdk():
     config = load_auth0_settings(BASE)
     assert (config.dpop_mode, config.dpop_algorithms) == ("allowed", ("ES256",))
     assert (config.dpop_iat_leeway, config.dpop_max_age) == (30, 300)
-    assert (config.dpop_max_proof_length, config.redis_url) == (4096, "")
+    assert (config.dpop_max_proof_length, config.redis_url, config.dpop_nonce) == (4096, "", False)
     verifier = build_dpop_verifier(config)
     assert (verifier.iat_leeway, verifier.max_age, verifier.max_length) == (30, 300, 4096)
 
@@ -241,8 +242,10 @@ def test_dpop_settings_are_read():
             "DPOP_MAX_AGE": "60",
             "DPOP_MAX_PROOF_LENGTH": "2048",
             "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "DPOP_NONCE": "on",
         }
     )
+    assert config.dpop_nonce is True
     assert config.dpop_mode == "required"
     assert config.dpop_algorithms == ("ES256", "PS256")
     assert (config.dpop_iat_leeway, config.dpop_max_age, config.dpop_max_proof_length) == (
@@ -256,13 +259,22 @@ def test_dpop_settings_are_read():
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("DPOP", "sometimes", "AUTH0_DPOP must be one of off, allowed, required; got 'sometimes'."),
-        ("DPOP_ALGORITHMS", "HS256", "AUTH0_DPOP_ALGORITHMS must list asymmetric JWS algorithms"),
-        ("DPOP_ALGORITHMS", "none", "AUTH0_DPOP_ALGORITHMS must list asymmetric JWS algorithms"),
-        ("DPOP_MAX_AGE", "0", "AUTH0_DPOP_MAX_AGE must be between 1 and 3600, got '0'."),
-        ("DPOP_IAT_LEEWAY", "x", "AUTH0_DPOP_IAT_LEEWAY must be a number, got 'x'."),
-        ("DPOP_MAX_PROOF_LENGTH", "100", "AUTH0_DPOP_MAX_PROOF_LENGTH must be between 512"),
-        ("REDIS_URL", "http://secret@h/", "REDIS_URL must be a redis://, rediss:// or unix://"),
+        (
+            "DPOP",
+            "sometimes",
+            "AUTH0[\"DPOP\"] must be one of off, allowed, required; got 'sometimes'.",
+        ),
+        (
+            "DPOP_ALGORITHMS",
+            "HS256",
+            'AUTH0["DPOP_ALGORITHMS"] must list asymmetric JWS algorithms',
+        ),
+        ("DPOP_ALGORITHMS", "none", 'AUTH0["DPOP_ALGORITHMS"] must list asymmetric JWS algorithms'),
+        ("DPOP_MAX_AGE", "0", "AUTH0[\"DPOP_MAX_AGE\"] must be between 1 and 3600, got '0'."),
+        ("DPOP_IAT_LEEWAY", "x", "AUTH0[\"DPOP_IAT_LEEWAY\"] must be a number, got 'x'."),
+        ("DPOP_MAX_PROOF_LENGTH", "100", 'AUTH0["DPOP_MAX_PROOF_LENGTH"] must be between 512'),
+        ("DPOP_NONCE", "maybe", "AUTH0[\"DPOP_NONCE\"] must be on or off; got 'maybe'."),
+        ("REDIS_URL", "http://secret@h/", 'AUTH0["REDIS_URL"] must be a redis://, rediss:// or'),
     ],
 )
 def test_bad_dpop_settings_are_one_clear_sentence(name, value, message):
@@ -270,3 +282,54 @@ def test_bad_dpop_settings_are_one_clear_sentence(name, value, message):
         load_auth0_settings({**BASE, name: value})
     assert str(raised.value).startswith(message)
     assert "secret" not in str(raised.value)
+
+
+# --- Server nonces (RFC 9449 section 9), off by default -------------------------------------------
+
+
+def test_nonce_of_this_or_the_previous_window_is_accepted(client_key):
+    clock = WallClock(NOW)
+    verifier = DPoPVerifier(nonce_secret=b"k" * 32, nonce_lifetime=60, now=clock)
+    nonce = verifier.current_nonce()
+    verify(verifier, proof(client_key, nonce=nonce))
+    clock.advance(60)  # the next window: the nonce is the previous one's, still good
+    verify(verifier, proof(client_key, nonce=nonce, now=clock.now))
+    assert verifier.current_nonce() != nonce
+    clock.advance(60)  # two windows on: too old, and the answer carries the current nonce
+    with pytest.raises(NonceRequired) as raised:
+        verify(verifier, proof(client_key, nonce=nonce, now=clock.now))
+    assert raised.value.reason == (
+        "The DPoP proof's nonce is not current: sign the DPoP-Nonce of this answer into a new "
+        "proof."
+    )
+    assert raised.value.nonce == verifier.current_nonce()
+
+
+@pytest.mark.parametrize("nonce", [None, 1, "", "forged", f"{NOW // 60}.AAAAAAAAAAAAAAAAAAAAAAAA"])
+def test_missing_or_forged_nonce_is_refused_with_a_new_one(client_key, nonce):
+    verifier = DPoPVerifier(nonce_secret=b"k" * 32, now=WallClock(NOW))
+    options = {} if nonce is None else {"nonce": nonce}
+    with pytest.raises(NonceRequired) as raised:
+        verify(verifier, proof(client_key, **options))
+    assert raised.value.nonce == verifier.current_nonce()
+    assert ("has no nonce claim" in raised.value.reason) == (nonce is None)
+
+
+def test_nonce_of_another_secret_is_refused(client_key):
+    theirs = DPoPVerifier(nonce_secret=b"a" * 32, now=WallClock(NOW)).current_nonce()
+    verifier = DPoPVerifier(nonce_secret=b"b" * 32, now=WallClock(NOW))
+    with pytest.raises(NonceRequired):
+        verify(verifier, proof(client_key, nonce=theirs))
+
+
+def test_without_nonces_a_nonce_claim_is_ignored(verifier, client_key):
+    verify(verifier, proof(client_key, nonce="anything"))
+
+
+def test_nonce_secret_comes_from_the_secret_key(settings):
+    config = load_auth0_settings({**BASE, "DPOP_NONCE": "on"})
+    first = build_dpop_verifier(config).nonce_secret
+    assert first is not None and len(first) == 32
+    settings.SECRET_KEY = "another-secret-key"
+    assert build_dpop_verifier(config).nonce_secret != first
+    assert build_dpop_verifier(load_auth0_settings(BASE)).nonce_secret is None

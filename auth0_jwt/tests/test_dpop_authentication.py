@@ -264,3 +264,75 @@ def test_the_default_replay_store_is_the_database(settings):
     assert isinstance(get_replay_store(), DatabaseReplayStore)
     settings.AUTH0 = {**settings.AUTH0, "REDIS_URL": "redis://127.0.0.1:1/0"}
     assert isinstance(get_replay_store(), RedisReplayStore)
+
+
+# --- Server nonces (AUTH0_DPOP_NONCE=on; off by default) ------------------------------------------
+
+
+def nonce_challenge(detail: str) -> str:
+    return f'{DPOP_CHALLENGE}, error="use_dpop_nonce", error_description="{detail}"'
+
+
+def test_with_nonces_on_a_proof_without_one_gets_use_dpop_nonce_then_passes(
+    api_client, bound_token, client_key, dpop_mode
+):
+    from auth0_jwt.tests.dpop_support import WallClock
+
+    dpop_mode("allowed", DPOP_NONCE="on")
+    clock = WallClock()
+    reset_dpop_verifier(build_dpop_verifier(now=clock))
+    first = api_client.get(PRIVATE, **dpop(bound_token, make_proof(client_key, token=bound_token)))
+    detail = (
+        "The DPoP proof has no nonce claim: sign the DPoP-Nonce of this answer into a new proof."
+    )
+    assert first.status_code == 401
+    assert first.json() == {"detail": detail}
+    assert first["WWW-Authenticate"] == nonce_challenge(detail)
+    nonce = first["DPoP-Nonce"]
+    proof = make_proof(client_key, token=bound_token, nonce=nonce)
+    assert_dpop_accepted(api_client.get(PRIVATE, **dpop(bound_token, proof)))
+    clock.advance(120)  # two nonce windows later the nonce is stale: a new one is handed out
+    stale = make_proof(client_key, token=bound_token, nonce=nonce, now=clock.now)
+    answer = api_client.get(PRIVATE, **dpop(bound_token, stale))
+    detail = (
+        "The DPoP proof's nonce is not current: sign the DPoP-Nonce of this answer into a new "
+        "proof."
+    )
+    assert answer.status_code == 401
+    assert answer["WWW-Authenticate"] == nonce_challenge(detail)
+    assert answer["DPoP-Nonce"] not in ("", nonce)
+
+
+def test_nonces_are_off_by_default(api_client, bound_token, client_key):
+    response = api_client.get(
+        PRIVATE, **dpop(bound_token, make_proof(client_key, token=bound_token))
+    )
+    assert_dpop_accepted(response)
+    assert "DPoP-Nonce" not in response
+
+
+def test_a_nonce_refusal_does_not_use_up_the_proofs_jti(
+    api_client, bound_token, client_key, dpop_mode
+):
+    dpop_mode("allowed", DPOP_NONCE="on")
+    first = api_client.get(
+        PRIVATE, **dpop(bound_token, make_proof(client_key, token=bound_token, jti="same"))
+    )
+    nonce = first["DPoP-Nonce"]
+    proof = make_proof(client_key, token=bound_token, jti="same", nonce=nonce)
+    assert_dpop_accepted(api_client.get(PRIVATE, **dpop(bound_token, proof)))
+
+
+def test_browsers_may_send_the_dpop_header_and_read_the_nonce_cross_origin(api_client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.test"]
+    preflight = api_client.options(
+        PRIVATE,
+        HTTP_ORIGIN="https://app.example.test",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, dpop",
+    )
+    assert preflight.status_code == 200
+    allowed = preflight["Access-Control-Allow-Headers"].split(", ")
+    assert {"authorization", "dpop"} <= set(allowed)
+    answer = api_client.get(PRIVATE, HTTP_ORIGIN="https://app.example.test")
+    assert "DPoP-Nonce" in answer["Access-Control-Expose-Headers"].split(", ")
