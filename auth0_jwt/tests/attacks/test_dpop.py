@@ -490,3 +490,54 @@ def test_truncated_signature_is_refused(send, client_key, token):
 def test_signature_of_impossible_length_is_refused(send, client_key, token):
     proof = proof_by(client_key, token)
     assert_invalid_proof(send(proof.rpartition(".")[0] + ".A"), BAD_SIGNATURE)
+
+
+# --- Server nonces (AUTH0_DPOP_NONCE=on) ----------------------------------------------------------
+
+USE_NONCE = (
+    "The DPoP proof's nonce is not current: sign the DPoP-Nonce of this answer into a new proof."
+)
+
+
+@pytest.fixture
+def nonces_on(settings, wall_clock):
+    settings.AUTH0 = {**settings.AUTH0, "DPOP_NONCE": "on"}
+    reset_dpop_verifier(build_dpop_verifier(now=wall_clock))
+    from auth0_jwt.dpop import get_dpop_verifier
+
+    return get_dpop_verifier()
+
+
+@pytest.mark.parametrize(
+    "nonce",
+    [
+        "forged",
+        f"{NOW // 60}.AAAAAAAAAAAAAAAAAAAAAAAA",  # this window, a made-up MAC
+        f"{NOW // 60 + 1}.AAAAAAAAAAAAAAAAAAAAAAAA",  # a future window
+        "x" * 65,
+        42,
+    ],
+)
+def test_forged_nonce_is_refused_with_the_current_one(send, client_key, token, nonces_on, nonce):
+    response = send(proof_by(client_key, token, nonce=nonce))
+    assert response.status_code == 401
+    assert response.json() == {"detail": USE_NONCE}
+    assert response["WWW-Authenticate"] == (
+        f'DPoP algs="ES256", error="use_dpop_nonce", error_description="{USE_NONCE}"'
+    )
+    assert response["DPoP-Nonce"] == nonces_on.current_nonce()
+
+
+def test_nonce_of_another_deployment_is_refused(send, client_key, token, nonces_on):
+    from auth0_jwt.dpop import DPoPVerifier
+
+    theirs = DPoPVerifier(nonce_secret=b"another deployment", now=lambda: NOW).current_nonce()
+    assert send(proof_by(client_key, token, nonce=theirs))["WWW-Authenticate"].startswith(
+        'DPoP algs="ES256", error="use_dpop_nonce"'
+    )
+
+
+def test_current_nonce_is_accepted_once(send, client_key, token, nonces_on):
+    proof = proof_by(client_key, token, nonce=nonces_on.current_nonce())
+    assert_dpop_accepted(send(proof))
+    assert_invalid_proof(send(proof), REPLAYED)
