@@ -138,8 +138,14 @@ class AutoSchema(SpectacularAutoSchema):
                         'Bearer realm="api", with error="invalid_token" and an '
                         "error_description when a token was rejected; for a DPoP request "
                         'DPoP algs="ES256" with error="invalid_token" or '
-                        'error="invalid_dpop_proof". Without credentials, both challenges.'
-                    )
+                        'error="invalid_dpop_proof" (or "use_dpop_nonce", with a DPoP-Nonce '
+                        "header, when server nonces are on). Without credentials, both "
+                        "challenges."
+                    ),
+                    "DPoP-Nonce": _header(
+                        'With error="use_dpop_nonce": the nonce to sign into the next DPoP '
+                        "proof (AUTH0_DPOP_NONCE=on)."
+                    ),
                 },
                 "content": error,
             },
