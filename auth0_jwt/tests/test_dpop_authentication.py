@@ -321,18 +321,3 @@ def test_a_nonce_refusal_does_not_use_up_the_proofs_jti(
     nonce = first["DPoP-Nonce"]
     proof = make_proof(client_key, token=bound_token, jti="same", nonce=nonce)
     assert_dpop_accepted(api_client.get(PRIVATE, **dpop(bound_token, proof)))
-
-
-def test_browsers_may_send_the_dpop_header_and_read_the_nonce_cross_origin(api_client, settings):
-    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.test"]
-    preflight = api_client.options(
-        PRIVATE,
-        HTTP_ORIGIN="https://app.example.test",
-        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
-        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, dpop",
-    )
-    assert preflight.status_code == 200
-    allowed = preflight["Access-Control-Allow-Headers"].split(", ")
-    assert {"authorization", "dpop"} <= set(allowed)
-    answer = api_client.get(PRIVATE, HTTP_ORIGIN="https://app.example.test")
-    assert "DPoP-Nonce" in answer["Access-Control-Expose-Headers"].split(", ")

@@ -1,6 +1,7 @@
-"""DPoP replays against real gunicorn processes behind the documented TLS proxy settings: one proof
+"""DPoP against real gunicorn processes behind the documented TLS proxy settings: one proof
 replayed 8 times at once to two workers, and replayed to a second instance sharing the replay
-store (the database table, or Redis when REDIS_URL is set). Every replay gets the 401.
+store (the database table, or Redis when REDIS_URL is set). Every replay gets the 401. And the
+service's CORS settings, which let browser clients send the DPoP header.
 
 Each test starts its own gunicorn processes on 127.0.0.1 (ports the OS picks), keys from the
 jwks_server fixture, and stops them at the end.
@@ -184,3 +185,21 @@ def test_redis_outage_is_a_503_for_dpop_while_bearer_keeps_working(
         time.sleep(0.1)
     proof = create_dpop_proof(client_key, method="GET", url=URL, access_token=token)
     assert dpop_get(server, token, proof).status == 200
+
+
+# --- The service's CORS settings let browser clients use DPoP -------------------------------------
+
+
+def test_browsers_may_send_the_dpop_header_and_read_the_nonce_cross_origin(api_client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.test"]
+    preflight = api_client.options(
+        "/api/private/",
+        HTTP_ORIGIN="https://app.example.test",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, dpop",
+    )
+    assert preflight.status_code == 200
+    allowed = preflight["Access-Control-Allow-Headers"].split(", ")
+    assert {"authorization", "dpop"} <= set(allowed)
+    answer = api_client.get("/api/private/", HTTP_ORIGIN="https://app.example.test")
+    assert "DPoP-Nonce" in answer["Access-Control-Expose-Headers"].split(", ")
