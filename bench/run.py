@@ -14,6 +14,8 @@
    beside Bearer in the same run: a bound token with a new proof on every request.
 3. JWKS fetches during the whole run (served by the bench on 127.0.0.1 and counted) and the memory
    a full default token cache adds to a worker.
+4. What the Prometheus metrics cost a /api/private/ request: in-process, in prometheus_client's
+   multiprocess mode (bench/metrics_cost.py), and end to end beside a METRICS_ENABLED=0 service.
 
 Everything runs on 127.0.0.1 with a key made for this run; every process the bench starts is
 stopped before it exits. Options: --seconds (per wrk run), --quick (a short smoke run).
@@ -23,6 +25,7 @@ import argparse
 import base64
 import gc
 import http.client
+import json
 import os
 import platform
 import secrets
@@ -73,14 +76,15 @@ SERVICE_JWKS_PATH = "/.well-known/jwks.json"
 PEER_JWKS_PATH = "/simplejwt/jwks.json"
 MICRO_JWKS_PATH = "/in-process/jwks.json"
 DJANGO_JWKS_PATH = "/in-process-django/jwks.json"
-IN_PROCESS_VERIFIERS = 3
+METRICS_JWKS_PATH = "/metrics-cost/jwks.json"
+IN_PROCESS_VERIFIERS = 4
 # gunicorn's recommended worker count (and gunicorn.conf.py's default), for every service.
 WORKERS = 2 * (os.cpu_count() or 1) + 1
 GTHREAD_THREADS, CONNECTIONS, ROUNDS = 4, 8, 3
 FULL_CACHE = 10_000
 # Variables of the service that must come from the bench, not from the caller's shell or .env.
 SERVICE_PREFIXES = ("AUTH0_", "API_IDENTIFIER", "DJANGO_", "DATABASE_", "LOG_", "GUNICORN_")
-SERVICE_PREFIXES += ("WEB_CONCURRENCY", "LOCAL_ISSUER", "CORS_")
+SERVICE_PREFIXES += ("WEB_CONCURRENCY", "LOCAL_ISSUER", "CORS_", "METRICS_", "PROMETHEUS_")
 
 # Services: how each is started (see start_services).
 SERVICES = {
@@ -88,6 +92,9 @@ SERVICES = {
     "ours_other": "this project, gunicorn",  # the gunicorn worker type that is not the default
     "ours_granian": "this project, granian (WSGI)",
     "ours_redis": "this project, production default, `REDIS_URL` set",
+    "ours_no_metrics": "this project, production default, `METRICS_ENABLED=0`",
+    # Its twin with the metrics on, serving the same rows only, so that the two compare alike.
+    "ours_metrics": "this project, production default (twin of the `METRICS_ENABLED=0` row)",
     "drf_hello": "bare DRF `startproject`, gunicorn sync",
     "simplejwt": "simplejwt `JWTStatelessUserAuthentication`, gunicorn sync",
 }
@@ -96,6 +103,8 @@ SERVICES = {
 HTTP_ROWS = {
     "public": ("ours", "/api/public/", None),
     "drf_hello": ("drf_hello", "/api/public/", None),
+    "private_no_metrics": ("ours_no_metrics", "/api/private/", "repeated"),
+    "private_metrics": ("ours_metrics", "/api/private/", "repeated"),
     "private": ("ours", "/api/private/", "repeated"),
     "simplejwt": ("simplejwt", "/api/private/", "repeated"),
     "private_fresh": ("ours", "/api/private/", "fresh"),
@@ -106,7 +115,8 @@ HTTP_ROWS = {
     "granian_public": ("ours_granian", "/api/public/", None),
     "granian_private": ("ours_granian", "/api/private/", "repeated"),
 }
-REPORT_ORDER = ("public", "private", "private_fresh", "private_dpop", "private_dpop_redis")
+REPORT_ORDER = ("public", "private", "private_fresh", "private_dpop")
+REPORT_ORDER += ("private_dpop_redis",)
 REPORT_ORDER += ("drf_hello", "simplejwt")
 ROW_LABELS = {
     "private_dpop": "`/api/private/` over DPoP: one bound token, a new proof on every request"
@@ -114,6 +124,8 @@ ROW_LABELS = {
     "private_dpop_redis": "`/api/private/` over DPoP, as above (replay cache: Redis)",
     "public": "`/api/public/`",
     "private": "`/api/private/`, one repeated token",
+    "private_no_metrics": "`/api/private/`, one repeated token",
+    "private_metrics": "`/api/private/`, one repeated token",
     "private_fresh": "`/api/private/`, a new token on every request (cache miss)",
     "drf_hello": 'DRF "hello" view (`AllowAny`)',
     "simplejwt": "private view, one repeated token (verified every time)",
@@ -132,6 +144,7 @@ TARGETS = {
     "private_rps": 0.9,  # /api/private/ repeated token / /api/public/ requests per second, at least
     "fetches_per_worker": 1,  # JWKS fetches per worker in the whole run, at most
     "cache_mb": 20.0,  # a full default cache, MB added to a worker, under
+    "metrics_cost": 0.05,  # the metrics' CPU / a /api/private/ request's, at most
 }
 
 
@@ -360,6 +373,10 @@ def start_services(env: dict, peers: dict, workdir: Path, servers: list) -> dict
     granian_env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT), bench_packages])}
     starters = {
         "ours": lambda log: start_gunicorn(python, env, workers=WORKERS, log_path=log),
+        "ours_no_metrics": lambda log: start_gunicorn(
+            python, {**env, "METRICS_ENABLED": "0"}, workers=WORKERS, log_path=log
+        ),
+        "ours_metrics": lambda log: start_gunicorn(python, env, workers=WORKERS, log_path=log),
         "ours_other": lambda log: start_gunicorn(
             python, env, workers=WORKERS, threads=other_threads, log_path=log
         ),
@@ -396,6 +413,16 @@ def start_services(env: dict, peers: dict, workdir: Path, servers: list) -> dict
         started[name] = start(workdir / f"{name}.log")
         servers.append(started[name])
     return started
+
+
+def rows_of_round(round_number: int) -> list[str]:
+    """HTTP_ROWS in order, but the metrics twins swap places every other round: their difference
+    is small, and whichever runs second in a round is otherwise always the one to pay for it."""
+    rows = list(HTTP_ROWS)
+    if round_number % 2:
+        first, second = rows.index("private_no_metrics"), rows.index("private_metrics")
+        rows[first], rows[second] = rows[second], rows[first]
+    return rows
 
 
 def measure_http(
@@ -444,7 +471,8 @@ def measure_http(
             run_wrk(url, seconds=1, connections=CONNECTIONS, tokens_file=tokens_file)
         runs: dict[str, list[LoadResult]] = {name: [] for name in HTTP_ROWS}
         for round_number in range(ROUNDS):
-            for name, (service, path, kind) in HTTP_ROWS.items():
+            for name in rows_of_round(round_number):
+                service, path, kind = HTTP_ROWS[name]
                 tokens_file = {None: None, "repeated": repeated}.get(kind, rotating[round_number])
                 options = {"mode": "rotate" if kind == "fresh" else "repeat"}
                 if kind == "dpop":  # more proofs than this round's Bearer run could have used
@@ -484,6 +512,10 @@ def measure_http(
     ratios["p99_vs_simplejwt"] = ratio("private", "simplejwt", lambda r: r.p99)
     ratios["dpop_vs_bearer"] = ratio("private_dpop", "private")
     ratios["dpop_redis_vs_bearer"] = ratio("private_dpop_redis", "private")
+    ratios["metrics_rps"] = ratio("private_metrics", "private_no_metrics")
+    ratios["metrics_cpu"] = ratio(
+        "private_metrics", "private_no_metrics", lambda r: r.cpu_seconds / max(r.requests, 1)
+    )
     served = {"threads": default_threads(env), "workers": workers}
     return {name: combine(results) for name, results in runs.items()}, ratios, served
 
@@ -588,6 +620,31 @@ def measure_request(env: dict, token: str, quick: bool) -> dict[str, float]:
     }
 
 
+def measure_metrics_cost(env: dict, token: str, workdir: Path, quick: bool) -> dict:
+    """CPU µs the Prometheus metrics add to one /api/private/ request (bench/metrics_cost.py, in
+    a process of its own in prometheus_client's multiprocess mode, as a gunicorn worker)."""
+    directory = workdir / "prometheus-metrics-cost"
+    directory.mkdir()
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(BENCH_DIR / "metrics_cost.py")],
+        cwd=ROOT,
+        env={
+            **env,
+            "PROMETHEUS_MULTIPROC_DIR": str(directory),
+            "BENCH_TOKEN": token,
+            "BENCH_QUICK": "1" if quick else "0",
+            "LOG_LEVEL": "WARNING",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    cost = json.loads(completed.stdout.strip().splitlines()[-1])
+    log(f"metrics: {cost['total_us']:.1f} µs of a {cost['request_us']:.0f} µs private request")
+    return cost
+
+
 # --- Report ---------------------------------------------------------------------------------------
 
 
@@ -670,6 +727,23 @@ def report(results: dict, seconds: float) -> str:
         f" {cpu_per_request['private_dpop'] * 1e6:.0f} µs (SQLite) and"
         f" {cpu_per_request['private_dpop_redis'] * 1e6:.0f} µs (Redis) against"
         f" {cpu_per_request['private'] * 1e6:.0f} µs (Bearer)",
+    ]
+    cost = results["metrics_cost"]
+    # What the metrics add (timed in-process, precisely) over what the request costs a worker.
+    metrics_cost = cost["total_us"] / (cpu_per_request["private_no_metrics"] * 1e6)
+    lines += [
+        "",
+        "Prometheus metrics (on by default; prometheus_client's multiprocess mode, as under"
+        " gunicorn), per /api/private/ request with one repeated token: CPU time in-process"
+        f" {cost['total_us']:.1f} µs ({cost['http_us']:.1f} µs the HTTP request metrics,"
+        f" {cost['token_counters_us']:.1f} µs the token counters; the Django handler's"
+        f" {cost['request_us']:.0f} µs is {cost['share']:.1%}), {metrics_cost:.1%} of the"
+        f" {cpu_per_request['private_no_metrics'] * 1e6:.0f} µs a gunicorn worker spends per"
+        " request with METRICS_ENABLED=0. End to end, twin services side by side: worker CPU"
+        f" per request {cpu_per_request['private_metrics'] * 1e6:.0f} µs with the metrics,"
+        f" {cpu_per_request['private_no_metrics'] * 1e6:.0f} µs without"
+        f" ({ratios['metrics_cpu'] - 1:+.1%}, median of the rounds' ratios: separate processes"
+        f" on a shared machine), requests/s {ratios['metrics_rps']:.2f}x",
     ]
     request = results["request"]
     on, off = memory["on"], memory["off"]
@@ -760,6 +834,13 @@ def report(results: dict, seconds: float) -> str:
             per_worker <= TARGETS["fetches_per_worker"],
             f"at most {TARGETS['fetches_per_worker']} JWKS fetch per worker: {per_worker:.2f}",
             "",
+        ),
+        (
+            metrics_cost <= TARGETS["metrics_cost"],
+            f"metrics cost <= {TARGETS['metrics_cost']:.0%} of a /api/private/ request's worker"
+            f" CPU: {metrics_cost:.1%}",
+            "each request adds a counter and a histogram observation, each token a counter or two,"
+            " written to a memory-mapped file",
         ),
         (
             cache_mb < TARGETS["cache_mb"],
@@ -855,6 +936,12 @@ def main() -> int:
         request = measure_request(
             {**env, "AUTH0_JWKS_URL": jwks.base_url + DJANGO_JWKS_PATH}, tokens[0], args.quick
         )
+        metrics_cost = measure_metrics_cost(
+            {**env, "AUTH0_JWKS_URL": jwks.base_url + METRICS_JWKS_PATH},
+            tokens[0],
+            workdir,
+            args.quick,
+        )
         text = report(
             {
                 "costs": costs,
@@ -865,10 +952,12 @@ def main() -> int:
                 "peer_fetches": jwks.hits.get(PEER_JWKS_PATH, 0),
                 "memory": memory,
                 "request": request,
+                "metrics_cost": metrics_cost,
                 "fetches": jwks.hits.get(SERVICE_JWKS_PATH, 0),
                 "workers": len(workers_seen),
                 "in_process_fetches": sum(
-                    jwks.hits.get(path, 0) for path in (MICRO_JWKS_PATH, DJANGO_JWKS_PATH)
+                    jwks.hits.get(path, 0)
+                    for path in (MICRO_JWKS_PATH, DJANGO_JWKS_PATH, METRICS_JWKS_PATH)
                 ),
             },
             seconds,
