@@ -4,7 +4,8 @@ Whatever `access_log_format` asks for, request headers and environ entries that 
 (`Authorization`, `Proxy-Authorization`, `Cookie`) are blanked, the Basic-auth user name is not
 decoded, and tokens in the fields a client writes freely (the request line, path, query string,
 referrer, user agent and any other request header or environ entry) are redacted. Each access line
-also carries structured fields (method, path, status, duration, request id) for JSON logs.
+also carries structured fields (method, path, status, duration, request id, worker pid) for JSON
+logs.
 
 gunicorn's own logger builds an atom for every request header, response header and environ entry
 on every request; this one computes only the atoms the format names (parsed once per format), and
@@ -191,6 +192,7 @@ class AccessLogger(Logger):
             "status": _status_code(atoms["s"]),
             "duration_ms": round(seconds * 1000 + microseconds / 1000, 1),
             "request_id": atoms.get(REQUEST_ID_ATOM),
+            "pid": os.getpid(),  # the worker that served it
         }
         plan = self._plan()
         # As gunicorn's SafeAtoms: quotes escaped, "-" for what the request did not have.

@@ -31,6 +31,7 @@ EXTRA_FIELDS = (
     "path",
     "status",
     "status_code",
+    "pid",
 )
 
 _SECRETS = (

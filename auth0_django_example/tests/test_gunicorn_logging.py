@@ -93,7 +93,7 @@ def test_access_records_carry_structured_fields(access_log):
     logger.access(*request(), timedelta(microseconds=12345))
     [record] = records
     assert record.getMessage() == '192.0.2.7 "GET /api/private/ HTTP/1.1" 401'
-    fields = ("event", "client", "method", "path", "status", "duration_ms", "request_id")
+    fields = ("event", "client", "method", "path", "status", "duration_ms", "request_id", "pid")
     assert {name: getattr(record, name) for name in fields} == {
         "event": "http_access",
         "client": "192.0.2.7",
@@ -102,6 +102,7 @@ def test_access_records_carry_structured_fields(access_log):
         "status": 401,
         "duration_ms": 12.3,
         "request_id": "rid-1",
+        "pid": os.getpid(),
     }
 
 

@@ -7,10 +7,14 @@ Each test starts its own gunicorn on 127.0.0.1 with a port the OS picks, keys fr
 fixture, and stops it (SIGTERM) at the end.
 """
 
+import itertools
 import json
 import shutil
+import sqlite3
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -336,6 +340,63 @@ def test_gunicorn_refuses_to_start_naming_each_missing_production_variable():
 def test_gunicorn_refuses_a_bad_setting_with_one_line(name, value, line):
     result = run_gunicorn(production_environment(**{name: value}))
     assert (result.returncode, result.stderr) == (1, line + "\n")
+
+
+# --- Deactivation reaches every worker ----------------------------------------------------------
+
+
+def deactivate(database, username: str) -> None:
+    """Set the user inactive in the served process's database, as the admin would."""
+    # Its own connection, committed at once: the test's may be inside a transaction.
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        with psycopg.connect(database.url, autocommit=True) as db:
+            db.execute("UPDATE auth_user SET is_active = false WHERE username = %s", (username,))
+        return
+    with closing(sqlite3.connect(database.url.removeprefix("sqlite:///"))) as db, db:
+        db.execute("UPDATE auth_user SET is_active = 0 WHERE username = ?", (username,))
+
+
+def test_a_deactivated_user_is_refused_on_the_next_request_in_every_worker(
+    serve, database, make_token
+):
+    server = serve(WEB_CONCURRENCY="2")
+    token = make_token(sub="auth0|leaver")
+    counter = itertools.count()
+
+    def burst(requests=16, clients=4) -> dict[str, int]:
+        """Concurrent requests (so that both sync workers serve some); status by request id."""
+
+        def one(_):
+            request_id = f"deactivation-{next(counter)}"
+            headers = {**PROXIED, **bearer_header(token), "X-Request-ID": request_id}
+            return request_id, server.get("/api/private/", headers=headers).status
+
+        with ThreadPoolExecutor(clients) as pool:
+            return dict(pool.map(one, range(requests)))
+
+    def served_by_both_workers() -> dict[str, int]:
+        """Bursts until the access log shows both workers among them; their statuses."""
+        statuses: dict[str, int] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            statuses.update(burst())
+            if wait_for(lambda: len(workers_of(statuses)) == 2, timeout=2):
+                return statuses
+        raise AssertionError("the requests never reached both workers")
+
+    def workers_of(request_ids) -> set[int]:
+        lines = [json.loads(line) for line in server.log_text().splitlines() if '"pid"' in line]
+        return {line["pid"] for line in lines if line.get("request_id") in request_ids}
+
+    # Both workers accept the token (and keep it in their token caches).
+    assert set(served_by_both_workers().values()) == {200}
+    deactivate(database, "auth0.leaver")
+    # From the next request on, in every worker, the cached token's user is refused.
+    assert set(served_by_both_workers().values()) == {401}
+    answer = server.get("/api/private/", headers={**PROXIED, **bearer_header(token)})
+    assert answer.json() == {"detail": "The user account of this token is disabled."}
 
 
 # --- Database outage ------------------------------------------------------------------------------
