@@ -7,6 +7,7 @@ starts its own background JWKS load (auth0_django_example/wsgi.py). It also prep
 which the workers' Prometheus metrics are added up.
 """
 
+import atexit
 import os
 import sys
 from pathlib import Path
@@ -98,11 +99,17 @@ logconfig_dict = _logconfig_dict()
 # before the system checks set Django up: to the folder given (emptied: one per instance), or to a
 # new private one, removed at exit. METRICS_ENABLED=0 leaves prometheus_client in-process.
 metrics_enabled = _flag("METRICS_ENABLED", True)
-_created_metrics_directory: str | None = None
+
+
+def _remove_metrics_directory(directory: str, master_pid: int) -> None:
+    """At the master's exit, however it exits (a refusal included); never at a worker's."""
+    if os.getpid() == master_pid:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _prepare_metrics_directory(server) -> None:
-    global _created_metrics_directory
     if not metrics_enabled:
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return
@@ -116,7 +123,7 @@ def _prepare_metrics_directory(server) -> None:
             import tempfile
 
             directory = tempfile.mkdtemp(prefix="auth0-django-example-metrics-", dir=worker_tmp_dir)
-            _created_metrics_directory = directory
+            atexit.register(_remove_metrics_directory, directory, os.getpid())
     except OSError as exc:
         sys.exit(f"PROMETHEUS_MULTIPROC_DIR {directory!r} cannot be used: {exc.strerror}.")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
@@ -147,10 +154,3 @@ def on_starting(server):
 def child_exit(server, worker):
     """A worker that exited (or was killed) no longer counts in the live gauges."""
     _forget_process(worker.pid)
-
-
-def on_exit(server):
-    if _created_metrics_directory:
-        import shutil
-
-        shutil.rmtree(_created_metrics_directory, ignore_errors=True)

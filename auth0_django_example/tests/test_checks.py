@@ -3,7 +3,9 @@ warning; missing production variables and bad values stop manage.py (and gunicor
 test_serving.py) with one line each; static files not collected stop `check --deploy` and gunicorn
 but not `migrate` or `collectstatic`."""
 
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.core import checks
@@ -219,6 +221,9 @@ def test_gunicorn_refuses_to_start_without_collected_static_files(tmp_path):
     ]
     assert "Listening at" not in result.stderr
     assert "Traceback" not in result.stderr
+    # The folder gunicorn.conf.py made for the metrics is removed on a refusal too.
+    [metrics_directory] = re.findall(r"multiprocess directory: ([^\s\"]+)", result.stderr)
+    assert not Path(metrics_directory).exists()
 
 
 @pytest.fixture
