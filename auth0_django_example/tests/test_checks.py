@@ -5,6 +5,7 @@ but not `migrate` or `collectstatic`."""
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -275,7 +276,8 @@ def test_make_serve_refuses_a_non_numeric_web_concurrency_with_one_line(tmp_path
     # gunicorn.conf.py, and crashes with a traceback on a non-number: `make serve` checks first.
     static_root = tmp_path / "static"
     result = subprocess.run(
-        ["make", "--silent", "-o", ".env", "serve"],  # -o .env: never create the developer's .env
+        # This interpreter, with nothing installed or created first (-o: the developer's .env).
+        ["make", "--silent", "-o", "install", "-o", ".env", f"PY={sys.executable}", "serve"],
         cwd=PROJECT_DIR,
         env=clean_environment(WEB_CONCURRENCY="abc", DJANGO_STATIC_ROOT=str(static_root)),
         capture_output=True,
