@@ -269,9 +269,12 @@ def main() -> int:
             thread.join(timeout=SECONDS + 60)
         elapsed = time.monotonic() - started
         fetches = idp.fetches - fetches_before
-        # Per worker: at most one fetch per refetch interval (unknown kids, failures), one per
-        # cache lifetime (refresh), plus slack for the in-flight ones at either end.
-        fetch_bound = WORKERS * (math.ceil(SECONDS / min(REFETCH_INTERVAL, CACHE_LIFETIME)) + 3)
+        # Per worker: unknown-kid refetches are limited among themselves (one per refetch
+        # interval) and do not wait for the scheduled refreshes (one per cache lifetime), so the
+        # two add up; plus slack for the in-flight ones at either end.
+        fetch_bound = WORKERS * (
+            math.ceil(SECONDS / REFETCH_INTERVAL) + math.ceil(SECONDS / CACHE_LIFETIME) + 3
+        )
     finally:
         if gunicorn is not None:
             gunicorn.send_signal(signal.SIGTERM)
