@@ -21,8 +21,13 @@ from pathlib import Path
 
 from django.conf import settings
 
+from conftest import AUDIENCE, ISSUER
+
 PROJECT_DIR = Path(settings.BASE_DIR)
 PYTHON = sys.executable
+HOST = "api.example.test"
+# What the TLS-terminating proxy in front adds to every request it forwards.
+PROXIED = {"Host": HOST, "X-Forwarded-Proto": "https"}
 
 
 def _documented_variables(path: Path) -> dict[str, str]:
@@ -41,6 +46,21 @@ def documented_production_environment() -> dict[str, str]:
     variables = _documented_variables(PROJECT_DIR / ".env.production.example")
     variables["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
     return variables
+
+
+def production_environment(**overrides: str) -> dict[str, str]:
+    """The documented production environment served as HOST and pointed at the test issuer (JSON
+    logs), `overrides` on top, in an otherwise clean environment."""
+    variables = documented_production_environment()
+    variables.update(
+        DJANGO_ALLOWED_HOSTS=HOST,
+        AUTH0_DOMAIN="",
+        AUTH0_ISSUER=ISSUER,
+        AUTH0_API_IDENTIFIER=AUDIENCE,
+        LOG_FORMAT="json",
+    )
+    variables.update(overrides)
+    return clean_environment(**variables)
 
 
 def clean_environment(**variables: str) -> dict[str, str]:

@@ -15,69 +15,36 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from auth0_django_example.tests.support import (
-    GunicornServer,
-    clean_environment,
-    documented_production_environment,
-    manage,
-)
-from conftest import AUDIENCE, ISSUER, bearer
+from auth0_django_example.tests.support import PROXIED, manage, production_environment
+from conftest import bearer
 
-HOST = "api.example.test"
-PROXIED = {"Host": HOST, "X-Forwarded-Proto": "https"}
 PRIVATE_200 = ("http_requests_total", {"view": "private", "method": "GET", "status": "200"})
 
 
-def production_environment(**overrides) -> dict[str, str]:
-    variables = documented_production_environment()
-    variables.update(
-        DJANGO_ALLOWED_HOSTS=HOST,
-        AUTH0_DOMAIN="",
-        AUTH0_ISSUER=ISSUER,
-        AUTH0_API_IDENTIFIER=AUDIENCE,
-        LOG_FORMAT="json",
-        **overrides,
-    )
-    return clean_environment(**variables)
-
-
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> dict[str, str]:
-    """Collected static files and a migrated SQLite database for the served processes."""
-    folder = tmp_path_factory.mktemp("metrics-serving")
-    variables = {
-        "DJANGO_STATIC_ROOT": str(folder / "static"),
-        "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
-    }
-    for command in (("collectstatic", "--noinput"), ("migrate", "--noinput")):
-        result = manage(*command, "--verbosity", "0", env=production_environment(**variables))
-        assert (result.returncode, result.stderr) == (0, "")
-    return variables
+def database_url(tmp_path_factory) -> str:
+    """A migrated SQLite database that the served processes of this module share."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('metrics-serving') / 'db.sqlite3'}"
+    result = manage(
+        "migrate", "--noinput", "--verbosity", "0",
+        env=production_environment(DATABASE_URL=url),
+    )  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, "")
+    return url
 
 
 @pytest.fixture
-def serve(tmp_path, prepared, jwks_server):
-    servers = []
-
-    def start(**overrides) -> GunicornServer:
-        variables = {
-            **prepared,
-            "AUTH0_JWKS_URL": jwks_server.jwks_url,
-            "DATABASE_CONN_MAX_AGE": "0",
-            "WEB_CONCURRENCY": "2",
-            # One thread each: concurrent requests have to be shared between the two workers.
-            "GUNICORN_THREADS": "1",
-            **overrides,
-        }
-        server = GunicornServer(production_environment(**variables), tmp_path / "gunicorn.log")
-        servers.append(server)
-        server.start()
-        server.wait_until_ready(headers=PROXIED)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+def served_variables(static_root, database_url, jwks_server) -> dict[str, str]:
+    """What `serve` gives every server of this module (tests add their own)."""
+    return {
+        "DJANGO_STATIC_ROOT": str(static_root),
+        "DATABASE_URL": database_url,
+        "AUTH0_JWKS_URL": jwks_server.jwks_url,
+        "DATABASE_CONN_MAX_AGE": "0",
+        "WEB_CONCURRENCY": "2",
+        # One thread each: concurrent requests have to be shared between the two workers.
+        "GUNICORN_THREADS": "1",
+    }
 
 
 def scrape(server) -> dict[tuple[str, tuple], float]:

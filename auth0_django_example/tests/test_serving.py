@@ -21,52 +21,24 @@ import pytest
 from django.db import connection
 
 from auth0_django_example.tests.support import (
+    HOST,
     PROJECT_DIR,
+    PROXIED,
     PYTHON,
-    GunicornServer,
     TCPRelay,
     clean_environment,
-    documented_production_environment,
     manage,
+    production_environment,
 )
-from conftest import AUDIENCE, ISSUER, KID, bearer
+from conftest import ISSUER, KID, bearer
 
-HOST = "api.example.test"
 APP = "https://app.example.test"
-# What the TLS-terminating proxy in front adds to every request it forwards.
-PROXIED = {"Host": HOST, "X-Forwarded-Proto": "https"}
+# What this module adds to the production environment of every process it starts.
+ORIGINS = {"DJANGO_CSRF_TRUSTED_ORIGINS": f"https://{HOST}", "CORS_ALLOWED_ORIGINS": APP}
 DATABASE_UNAVAILABLE = {"detail": "The service's database is unavailable. Try again shortly."}
 
 
-def production_environment(**overrides) -> dict[str, str]:
-    """The documented production environment, pointed at the test issuer and this machine."""
-    variables = documented_production_environment()
-    variables.update(
-        DJANGO_ALLOWED_HOSTS=HOST,
-        DJANGO_CSRF_TRUSTED_ORIGINS=f"https://{HOST}",
-        AUTH0_DOMAIN="",
-        AUTH0_ISSUER=ISSUER,
-        AUTH0_API_IDENTIFIER=AUDIENCE,
-        CORS_ALLOWED_ORIGINS=APP,
-        LOG_FORMAT="json",
-    )
-    variables.update(overrides)
-    return clean_environment(**variables)
-
-
-# --- Fixtures: collected static files and a database the served process can use ------------------
-
-
-@pytest.fixture(scope="session")
-def static_root(tmp_path_factory) -> Path:
-    """`collectstatic` once, with the production storage (hashed and compressed files)."""
-    root = tmp_path_factory.mktemp("staticfiles")
-    result = manage(
-        "collectstatic", "--noinput", "--verbosity", "0",
-        env=production_environment(DJANGO_STATIC_ROOT=str(root)),
-    )  # fmt: skip
-    assert (result.returncode, result.stderr) == (0, "")
-    return root
+# --- Fixtures: a database the served process can use, and what each server is given -------------
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +46,9 @@ def migrated_sqlite(tmp_path_factory) -> Path:
     """A migrated SQLite file that tests copy (SQLite runs only)."""
     path = tmp_path_factory.mktemp("sqlite-template") / "db.sqlite3"
     result = manage(
-        "migrate", "--noinput", env=production_environment(DATABASE_URL=f"sqlite:///{path}")
-    )
+        "migrate", "--noinput",
+        env=production_environment(**ORIGINS, DATABASE_URL=f"sqlite:///{path}"),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return path
 
@@ -137,27 +110,15 @@ def database(request, tmp_path):
 
 
 @pytest.fixture
-def serve(tmp_path, static_root, database, jwks_server):
-    """Start gunicorn with the production configuration (plus overrides); stopped afterwards."""
-    servers = []
-
-    def start(**overrides) -> GunicornServer:
-        variables = {
-            "AUTH0_JWKS_URL": jwks_server.jwks_url,
-            "DATABASE_URL": database.url,
-            "DATABASE_CONN_MAX_AGE": database.conn_max_age,
-            "DJANGO_STATIC_ROOT": str(static_root),
-            **overrides,
-        }
-        server = GunicornServer(production_environment(**variables), tmp_path / "gunicorn.log")
-        servers.append(server)
-        server.start()
-        server.wait_until_ready(headers=PROXIED)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+def served_variables(static_root, database, jwks_server) -> dict[str, str]:
+    """What `serve` gives every server of this module (tests add their own)."""
+    return {
+        **ORIGINS,
+        "AUTH0_JWKS_URL": jwks_server.jwks_url,
+        "DATABASE_URL": database.url,
+        "DATABASE_CONN_MAX_AGE": database.conn_max_age,
+        "DJANGO_STATIC_ROOT": str(static_root),
+    }
 
 
 def wait_for(condition, timeout=15.0):
@@ -338,7 +299,7 @@ def test_gunicorn_refuses_to_start_naming_each_missing_production_variable():
     ],
 )
 def test_gunicorn_refuses_a_bad_setting_with_one_line(name, value, line):
-    result = run_gunicorn(production_environment(**{name: value}))
+    result = run_gunicorn(production_environment(**ORIGINS, **{name: value}))
     assert (result.returncode, result.stderr) == (1, line + "\n")
 
 

@@ -3,7 +3,7 @@ at a time, against the API in process. Every answer is asserted exactly: a 401 w
 `error="invalid_dpop_proof"` or `error="invalid_token"` under the `DPoP algs="ES256"` challenge, a
 400 `invalid_request` for header grammar, never a 200 for a broken rule, never a 500.
 
-Replays across gunicorn workers and instances: auth0_jwt/tests/test_dpop_serving.py.
+Replays across gunicorn workers and instances: auth0_django_example/tests/test_dpop_serving.py.
 """
 
 import base64

@@ -14,19 +14,11 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from auth0_django_example.tests.support import (
-    GunicornServer,
-    clean_environment,
-    documented_production_environment,
-    manage,
-)
+from auth0_django_example.tests.support import HOST, PROXIED, manage, production_environment
 from auth0_jwt.local_issuer import create_dpop_proof
 from auth0_jwt.tests.dpop_support import thumbprint
-from conftest import AUDIENCE, ISSUER
 
-HOST = "api.example.test"
 URL = f"https://{HOST}/api/private/"
-PROXIED = {"Host": HOST, "X-Forwarded-Proto": "https"}  # what the TLS proxy in front adds
 REPLAYED = "The DPoP proof was used before: sign a new proof (with a new jti) for every request."
 CHALLENGE = f'DPoP algs="ES256", error="invalid_dpop_proof", error_description="{REPLAYED}"'
 
@@ -36,65 +28,21 @@ def client_key():
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def production_variables(**overrides) -> dict[str, str]:
-    variables = documented_production_environment()
-    variables.update(
-        DJANGO_ALLOWED_HOSTS=HOST,
-        DJANGO_CSRF_TRUSTED_ORIGINS=f"https://{HOST}",
-        AUTH0_DOMAIN="",
-        AUTH0_ISSUER=ISSUER,
-        AUTH0_API_IDENTIFIER=AUDIENCE,
-        LOG_FORMAT="json",
-    )
-    variables.update(overrides)
-    return clean_environment(**variables)
-
-
-@pytest.fixture(scope="module")
-def static_root(tmp_path_factory):
-    """`collectstatic` once (the production start refuses to run without it)."""
-    root = tmp_path_factory.mktemp("dpop-static")
-    result = manage(
-        "collectstatic", "--noinput", "--verbosity", "0",
-        env=production_variables(DJANGO_STATIC_ROOT=str(root)),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return root
-
-
 @pytest.fixture
-def environment(tmp_path, jwks_server, static_root):
-    """The documented production environment, on a migrated SQLite file shared by every process."""
-
-    def build(**overrides):
-        return production_variables(
-            AUTH0_JWKS_URL=jwks_server.jwks_url,
-            DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            DATABASE_CONN_MAX_AGE="0",
-            DJANGO_STATIC_ROOT=str(static_root),
-            GUNICORN_ACCESS_LOG="0",
-            **overrides,
-        )
-
-    result = manage("migrate", "--noinput", env=build())
+def served_variables(tmp_path, jwks_server, static_root) -> dict[str, str]:
+    """What `serve` gives every server of this module: the documented production environment on a
+    migrated SQLite file shared by every process of the test."""
+    variables = {
+        "DJANGO_CSRF_TRUSTED_ORIGINS": f"https://{HOST}",
+        "AUTH0_JWKS_URL": jwks_server.jwks_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DATABASE_CONN_MAX_AGE": "0",
+        "DJANGO_STATIC_ROOT": str(static_root),
+        "GUNICORN_ACCESS_LOG": "0",
+    }
+    result = manage("migrate", "--noinput", env=production_environment(**variables))
     assert result.returncode == 0, result.stderr
-    return build
-
-
-@pytest.fixture
-def serve(tmp_path, environment):
-    servers = []
-
-    def start(name, **overrides) -> GunicornServer:
-        server = GunicornServer(environment(**overrides), tmp_path / f"{name}.log")
-        servers.append(server)
-        server.start()
-        server.wait_until_ready(headers=PROXIED)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+    return variables
 
 
 def dpop_get(server, token, proof):
