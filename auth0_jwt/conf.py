@@ -8,9 +8,11 @@ settings (`AUTH0["LEEWAY"]`), one sentence per problem; the system checks report
 
 import functools
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -296,13 +298,45 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
 def get_auth0_settings() -> Auth0Settings:
     """The validated `AUTH0` setting (cached; rebuilt when `AUTH0` or `DEBUG` changes).
 
-    The process-wide verifier listens to the same signal itself (verifier.py), so this module
-    imports neither the verifier nor the token cache.
+    What is built from it per process (the verifiers, the replay store) is held by `ProcessWide`
+    and rebuilt on the same signal, so this module imports none of them.
     """
     return load_auth0_settings(getattr(settings, "AUTH0", {}))
+
+
+T = TypeVar("T")
+
+
+class ProcessWide(Generic[T]):
+    """One object per process built from the settings (the token verifier, the DPoP verifier, the
+    replay store): built on first use, and built again after `AUTH0` or `DEBUG` changes."""
+
+    instances: ClassVar[list["ProcessWide"]] = []
+
+    def __init__(self, build: Callable[[], T]):
+        self._build = build
+        self._value: T | None = None
+        self._lock = threading.Lock()
+        ProcessWide.instances.append(self)
+
+    def get(self) -> T:
+        value = self._value
+        if value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+                value = self._value
+        return value
+
+    def replace(self, value: T | None = None) -> None:
+        """Use `value` from now on (tests); None builds a new one on next use."""
+        with self._lock:
+            self._value = value
 
 
 @receiver(setting_changed)
 def reset_on_setting_change(*, setting, **kwargs):
     if setting in RELOADING_SETTINGS:
         get_auth0_settings.cache_clear()
+        for instance in ProcessWide.instances:
+            instance.replace()

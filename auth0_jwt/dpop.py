@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,11 +25,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from jwt.algorithms import get_default_algorithms
 
-from auth0_jwt.conf import RELOADING_SETTINGS, get_auth0_settings
+from auth0_jwt.conf import ProcessWide, get_auth0_settings
 from auth0_jwt.keystore import KEY_TYPES_BY_ALGORITHM_PREFIX, MIN_RSA_KEY_BITS, _key_from_parameters
 from auth0_jwt.verifier import COMPACT_JWS, TokenRejected, _is_numeric_date, decode_segment
 
@@ -374,9 +371,6 @@ def _decode(proof: str, index: int, reason: str) -> dict:
 
 # --- The process-wide DPoP verifier ---------------------------------------------------------------
 
-_verifier: DPoPVerifier | None = None
-_verifier_lock = threading.Lock()
-
 
 def build_dpop_verifier(config=None, *, now: Callable[[], float] = time.time) -> DPoPVerifier:
     """A DPoP verifier from the `AUTH0` setting; `now` is its wall clock."""
@@ -399,25 +393,14 @@ def build_dpop_verifier(config=None, *, now: Callable[[], float] = time.time) ->
     )
 
 
+_dpop_verifier: ProcessWide[DPoPVerifier] = ProcessWide(build_dpop_verifier)
+
+
 def get_dpop_verifier() -> DPoPVerifier:
     """The DPoP verifier every request uses, built on first use."""
-    global _verifier
-    if _verifier is None:
-        with _verifier_lock:
-            if _verifier is None:
-                _verifier = build_dpop_verifier()
-    return _verifier
+    return _dpop_verifier.get()
 
 
 def reset_dpop_verifier(verifier: DPoPVerifier | None = None) -> None:
-    """Replace the process-wide DPoP verifier (tests, settings changes); None rebuilds it."""
-    global _verifier
-    with _verifier_lock:
-        _verifier = verifier
-
-
-@receiver(setting_changed)
-def reset_on_setting_change(*, setting, **kwargs):
-    """A changed `AUTH0` (or `DEBUG`) setting rebuilds the DPoP verifier on next use."""
-    if setting in RELOADING_SETTINGS:
-        reset_dpop_verifier()
+    """Replace the process-wide DPoP verifier (tests); None rebuilds it on next use."""
+    _dpop_verifier.replace(verifier)

@@ -17,11 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from django.core.signals import setting_changed
 from django.db import DatabaseError, connections, router
-from django.dispatch import receiver
 
-from auth0_jwt.conf import RELOADING_SETTINGS, get_auth0_settings
+from auth0_jwt.conf import ProcessWide, get_auth0_settings
 
 logger = logging.getLogger(__name__)
 
@@ -130,29 +128,14 @@ def build_replay_store(redis_url: str = "", *, now: Callable[[], float] = time.t
 
 # --- The process-wide store -----------------------------------------------------------------------
 
-_store = None
-_store_lock = threading.Lock()
+_replay_store: ProcessWide = ProcessWide(lambda: build_replay_store(get_auth0_settings().redis_url))
 
 
 def get_replay_store():
     """The store every request uses, built on first use from the `AUTH0` setting."""
-    global _store
-    if _store is None:
-        with _store_lock:
-            if _store is None:
-                _store = build_replay_store(get_auth0_settings().redis_url)
-    return _store
+    return _replay_store.get()
 
 
 def reset_replay_store(store=None) -> None:
-    """Replace the process-wide store (tests, settings changes); None rebuilds it on next use."""
-    global _store
-    with _store_lock:
-        _store = store
-
-
-@receiver(setting_changed)
-def reset_on_setting_change(*, setting, **kwargs):
-    """A changed `AUTH0` (or `DEBUG`) setting (e.g. REDIS_URL) rebuilds the store on next use."""
-    if setting in RELOADING_SETTINGS:
-        reset_replay_store()
+    """Replace the process-wide store (tests); None rebuilds it on next use."""
+    _replay_store.replace(store)

@@ -9,18 +9,15 @@ import base64
 import json
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 from auth0_jwt import metrics
-from auth0_jwt.conf import RELOADING_SETTINGS, get_auth0_settings
+from auth0_jwt.conf import ProcessWide, get_auth0_settings
 from auth0_jwt.keystore import (
     KEY_TYPES_BY_ALGORITHM_PREFIX,
     HTTPJWKSSource,
@@ -331,9 +328,6 @@ def _scopes(claims: dict) -> frozenset[str]:
 
 # --- The process-wide verifier --------------------------------------------------------------------
 
-_verifier: CachingTokenVerifier | None = None
-_verifier_lock = threading.Lock()
-
 
 def build_token_verifier(
     config=None, *, now: Callable[[], float] = time.time, **key_store_options
@@ -368,25 +362,14 @@ def build_token_verifier(
     return CachingTokenVerifier(verifier, max_size=config.token_cache_size)
 
 
+_token_verifier: ProcessWide[CachingTokenVerifier] = ProcessWide(build_token_verifier)
+
+
 def get_token_verifier() -> CachingTokenVerifier:
     """The verifier every request uses, built on first use."""
-    global _verifier
-    if _verifier is None:
-        with _verifier_lock:
-            if _verifier is None:
-                _verifier = build_token_verifier()
-    return _verifier
+    return _token_verifier.get()
 
 
 def reset_token_verifier(verifier: CachingTokenVerifier | None = None) -> None:
-    """Replace the process-wide verifier (tests, settings changes); None rebuilds it on next use."""
-    global _verifier
-    with _verifier_lock:
-        _verifier = verifier
-
-
-@receiver(setting_changed)
-def reset_on_setting_change(*, setting, **kwargs):
-    """A changed `AUTH0` (or `DEBUG`) setting rebuilds the process-wide verifier on next use."""
-    if setting in RELOADING_SETTINGS:
-        reset_token_verifier()
+    """Replace the process-wide verifier (tests); None rebuilds it on next use."""
+    _token_verifier.replace(verifier)
