@@ -77,23 +77,32 @@ def _sign_batch(pem: bytes, issuer: str, count: int, start: int, extra=None) -> 
     return tokens
 
 
-def mint_tokens(private_key, issuer: str, count: int, processes: int = 2) -> list[str]:
-    """`count` distinct valid tokens, signed in `processes` processes."""
-    pem = private_key.private_bytes(
+def _pem(private_key) -> bytes:
+    """The key as unencrypted PKCS8 PEM, to hand to a worker process."""
+    return private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+def _in_processes(batch, count: int, processes: int, *arguments) -> list:
+    """`count` items made by `batch(*arguments, share, start)` in `processes` processes, each
+    making its share (items start .. start + share - 1), in order."""
     share = -(-count // processes)
     with ProcessPoolExecutor(max_workers=processes) as pool:
         parts = pool.map(
-            _sign_batch,
-            [pem] * processes,
-            [issuer] * processes,
+            batch,
+            *([argument] * processes for argument in arguments),
             [min(share, count - n * share) for n in range(processes)],
             [n * share for n in range(processes)],
         )
-        return [token for part in parts for token in part]
+        return [item for part in parts for item in part]
+
+
+def mint_tokens(private_key, issuer: str, count: int, processes: int = 2) -> list[str]:
+    """`count` distinct valid tokens, signed in `processes` processes."""
+    return _in_processes(_sign_batch, count, processes, _pem(private_key), issuer)
 
 
 def mint_dpop_token(private_key, issuer: str, client_key) -> str:
@@ -101,16 +110,12 @@ def mint_dpop_token(private_key, issuer: str, client_key) -> str:
     from auth0_jwt.dpop import jwk_thumbprint
     from auth0_jwt.local_issuer import dpop_public_jwk
 
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     binding = {"cnf": {"jkt": jwk_thumbprint(dpop_public_jwk(client_key))}}
-    return _sign_batch(pem, issuer, 1, 0, binding)[0]
+    return _sign_batch(_pem(private_key), issuer, 1, 0, binding)[0]
 
 
-def _proof_batch(pem: bytes, token: str, url: str, count: int) -> list[str]:
+def _proof_batch(pem: bytes, token: str, url: str, count: int, start: int) -> list[str]:
+    """`count` proofs (`start` is unused: each proof has a random jti of its own)."""
     from auth0_jwt.local_issuer import create_dpop_proof
 
     client_key = serialization.load_pem_private_key(pem, password=None)
@@ -122,21 +127,7 @@ def _proof_batch(pem: bytes, token: str, url: str, count: int) -> list[str]:
 
 def sign_proofs(client_key, token: str, url: str, count: int, processes: int = 2) -> list[str]:
     """`count` DPoP proofs for GET `url` with `token`, each with its own jti, iat now."""
-    pem = client_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    share = -(-count // processes)
-    with ProcessPoolExecutor(max_workers=processes) as pool:
-        parts = pool.map(
-            _proof_batch,
-            [pem] * processes,
-            [token] * processes,
-            [url] * processes,
-            [min(share, count - n * share) for n in range(processes)],
-        )
-        return [proof for part in parts for proof in part]
+    return _in_processes(_proof_batch, count, processes, _pem(client_key), token, url)
 
 
 def new_private_key():
