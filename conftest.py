@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
-from auth0_jwt.verifier import build_token_verifier, reset_token_verifier
+from auth0_jwt.runtime import build_token_verifier, reset_token_verifier
 
 # CI explores the same examples on every run, so a red run always means a change broke something;
 # locally, hypothesis draws new examples each time and remembers failures in .hypothesis/.
@@ -198,7 +198,7 @@ def auth0_settings(settings, jwks_server, clock):
 @pytest.fixture
 def key_store():
     """The key store the service is using in this test."""
-    from auth0_jwt.verifier import get_token_verifier
+    from auth0_jwt.runtime import get_token_verifier
 
     return get_token_verifier().key_store
 

@@ -50,7 +50,7 @@ def database_status() -> str:
 
 def signing_keys_status() -> str:
     """ "ok" when the key store holds a key set (possibly stale), else "not loaded"."""
-    from auth0_jwt.verifier import get_token_verifier
+    from auth0_jwt.runtime import get_token_verifier
 
     try:
         key_store = get_token_verifier().key_store

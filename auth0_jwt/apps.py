@@ -36,7 +36,7 @@ def start_loading_signing_keys() -> bool:
             return False
         _started = True
     try:
-        from auth0_jwt.verifier import get_token_verifier
+        from auth0_jwt.runtime import get_token_verifier
 
         loader_thread = get_token_verifier().key_store.load_in_background()
     except Exception as exc:  # noqa: BLE001 - start-up work must never crash a server

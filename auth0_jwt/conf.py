@@ -298,7 +298,8 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
 def get_auth0_settings() -> Auth0Settings:
     """The validated `AUTH0` setting (cached; rebuilt when `AUTH0` or `DEBUG` changes).
 
-    What is built from it per process (the verifiers, the replay store) is held by `ProcessWide`
+    What is built from it per process (the verifiers, the replay store, the request authenticator)
+    is held by `ProcessWide`
     and rebuilt on the same signal, so this module imports none of them.
     """
     return load_auth0_settings(getattr(settings, "AUTH0", {}))
@@ -309,14 +310,18 @@ T = TypeVar("T")
 
 class ProcessWide(Generic[T]):
     """One object per process built from the settings (the token verifier, the DPoP verifier, the
-    replay store): built on first use, and built again after `AUTH0` or `DEBUG` changes."""
+    replay store, the request authenticator): built on first use, and built again after `AUTH0`
+    or `DEBUG` changes, or after one of the objects it is built from (`depends_on`) is replaced."""
 
     instances: ClassVar[list["ProcessWide"]] = []
 
-    def __init__(self, build: Callable[[], T]):
+    def __init__(self, build: Callable[[], T], *, depends_on: tuple["ProcessWide", ...] = ()):
         self._build = build
         self._value: T | None = None
         self._lock = threading.Lock()
+        self._dependents: list[ProcessWide] = []
+        for dependency in depends_on:
+            dependency._dependents.append(self)
         ProcessWide.instances.append(self)
 
     def get(self) -> T:
@@ -329,9 +334,12 @@ class ProcessWide(Generic[T]):
         return value
 
     def replace(self, value: T | None = None) -> None:
-        """Use `value` from now on (tests); None builds a new one on next use."""
+        """Use `value` from now on (tests); None builds a new one on next use. What is built from
+        this object is built again on its next use."""
         with self._lock:
             self._value = value
+        for dependent in self._dependents:
+            dependent.replace()
 
 
 @receiver(setting_changed)

@@ -12,7 +12,6 @@ fragment ignored); `iat` is at most `max_age` seconds old and at most `iat_leewa
 `ath` is the base64url SHA-256 of the access token.
 """
 
-import base64
 import functools
 import hashlib
 import hmac
@@ -27,9 +26,15 @@ from urllib.parse import quote, urlsplit
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import get_default_algorithms
 
-from auth0_jwt.conf import ProcessWide, get_auth0_settings
+from auth0_jwt.jws import (
+    COMPACT_JWS,
+    MalformedSegment,
+    b64url,
+    b64url_decode,
+    is_numeric_date,
+    json_segment,
+)
 from auth0_jwt.keystore import KEY_TYPES_BY_ALGORITHM_PREFIX, MIN_RSA_KEY_BITS, _key_from_parameters
-from auth0_jwt.verifier import COMPACT_JWS, TokenRejected, _is_numeric_date, decode_segment
 
 PROOF_TYPE = "dpop+jwt"
 DEFAULT_ALGORITHMS = ("ES256",)
@@ -73,6 +78,16 @@ class NonceRequired(ProofRejected):
     def __init__(self, reason: str, nonce: str):
         super().__init__(reason)
         self.nonce = nonce
+
+
+class ReplayStoreUnavailable(Exception):
+    """The replay store (replay.py) could not be asked; `str()` says why in a few words."""
+
+
+def replay_key(thumbprint: str, jti: str) -> str:
+    """The replay store's key of a proof: jti values are unique per client key, not across
+    clients."""
+    return hashlib.sha256(f"{thumbprint}\n{jti}".encode("utf-8", "replace")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +145,7 @@ class DPoPVerifier:
         signing_input, _, signature = proof.rpartition(".")
         try:
             valid = self._algorithms[alg].verify(
-                signing_input.encode("ascii"), public_key, _b64url_decode(signature)
+                signing_input.encode("ascii"), public_key, b64url_decode(signature)
             )
         except ValueError:
             valid = False
@@ -219,7 +234,7 @@ class DPoPVerifier:
         )
 
     def _check_issued_at(self, iat) -> None:
-        if not _is_numeric_date(iat):
+        if not is_numeric_date(iat):
             raise ProofRejected("The DPoP proof's iat claim is not a number of seconds.")
         now = self.now()
         if iat > now + self.iat_leeway:
@@ -343,64 +358,18 @@ def _remove_dot_segments(path: str) -> str:
     return "/" + "/".join(output) if output else ("/" if path else "")
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(segment: str) -> bytes:
-    """The bytes of a base64url segment (ValueError if it is none, e.g. of length 4n+1)."""
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-
-
 def _is_canonical_base64url(value: str) -> bool:
     """Unpadded base64url whose unused bits are zero: one string per value, so one thumbprint."""
     if not BASE64URL.fullmatch(value):
         return False
     try:
-        return b64url(_b64url_decode(value)) == value
+        return b64url(b64url_decode(value)) == value
     except ValueError:
         return False
 
 
 def _decode(proof: str, index: int, reason: str) -> dict:
     try:
-        return decode_segment(proof, index, "DPoP proof")
-    except TokenRejected:
+        return json_segment(proof, index)
+    except MalformedSegment:
         raise ProofRejected(reason) from None
-
-
-# --- The process-wide DPoP verifier ---------------------------------------------------------------
-
-
-def build_dpop_verifier(config=None, *, now: Callable[[], float] = time.time) -> DPoPVerifier:
-    """A DPoP verifier from the `AUTH0` setting; `now` is its wall clock."""
-    config = config or get_auth0_settings()
-    nonce_secret = None
-    if config.dpop_nonce:
-        from django.conf import settings
-
-        # Derived from SECRET_KEY, which every instance of one deployment shares.
-        nonce_secret = hashlib.sha256(
-            b"auth0_jwt.dpop.nonce\n" + settings.SECRET_KEY.encode()
-        ).digest()
-    return DPoPVerifier(
-        algorithms=config.dpop_algorithms,
-        iat_leeway=config.dpop_iat_leeway,
-        max_age=config.dpop_max_age,
-        max_length=config.dpop_max_proof_length,
-        nonce_secret=nonce_secret,
-        now=now,
-    )
-
-
-_dpop_verifier: ProcessWide[DPoPVerifier] = ProcessWide(build_dpop_verifier)
-
-
-def get_dpop_verifier() -> DPoPVerifier:
-    """The DPoP verifier every request uses, built on first use."""
-    return _dpop_verifier.get()
-
-
-def reset_dpop_verifier(verifier: DPoPVerifier | None = None) -> None:
-    """Replace the process-wide DPoP verifier (tests); None rebuilds it on next use."""
-    _dpop_verifier.replace(verifier)

@@ -1,30 +1,45 @@
-"""API errors of the authentication layer and the exception handler that adds RFC 6750 challenges.
+"""The DRF adapter's errors: a DRF exception for each answer of the request authenticator
+(authenticator.py), and the exception handler that puts the core's headers on DRF's answer.
 
 DRF sets `WWW-Authenticate: Bearer realm="api"` on 401 answers; for a rejected token RFC 6750
-section 3 also wants the `error` (and a description), and for a missing scope a 403 with
-`error="insufficient_scope"` and the `scope` needed. `exception_handler` adds those.
-
-Errors of a request made with the DPoP scheme (RFC 9449 section 7.1) carry the same parameters in a
-`DPoP algs="ES256", error=...` challenge, with `error="invalid_dpop_proof"` for a bad proof.
+section 3 also wants the `error` (and a description), for a missing scope a 403 with
+`error="insufficient_scope"` and the `scope` needed, and a request made with the DPoP scheme
+(RFC 9449 section 7.1) a `DPoP algs="ES256", error=...` challenge. The core computes those headers
+(`AuthError.headers`); `exception_handler` sets them. An exception of this module raised by a
+project's own code (`raise InvalidToken("...")`) gets the same headers, built from its class.
 """
-
-import re
 
 from rest_framework import status
 from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
 
-from auth0_jwt.conf import get_auth0_settings
+from auth0_jwt.authenticator import REALM, AuthError, bearer_challenge
+from auth0_jwt.verifier import VerifiedToken
 
-REALM = "api"
-# RFC 6750 section 3: error_description and scope use %x20-21 / %x23-5B / %x5D-7E only.
-_CHALLENGE_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+__all__ = [
+    "REALM",
+    "DPoPInvalidRequest",
+    "DPoPInvalidToken",
+    "DatabaseUnavailable",
+    "InsufficientScope",
+    "InvalidDPoPProof",
+    "InvalidRequest",
+    "InvalidToken",
+    "ReplayCacheUnavailable",
+    "SigningKeysUnavailable",
+    "UseDPoPNonce",
+    "bearer_challenge",
+    "exception_handler",
+    "from_auth_error",
+]
 
 
-def _quoted(value: str) -> str:
-    return '"' + _CHALLENGE_UNSAFE.sub("", value) + '"'
+class CoreAnswerMixin:
+    """A DRF exception that may carry the core's `AuthError` (and so its headers)."""
+
+    auth_error: AuthError | None = None
 
 
-class BearerChallengeMixin:
+class BearerChallengeMixin(CoreAnswerMixin):
     """An error that carries an RFC 6750 `error` code for the `WWW-Authenticate` header."""
 
     bearer_error: str = ""
@@ -93,8 +108,9 @@ class InsufficientScope(BearerChallengeMixin, PermissionDenied):
     default_code = "insufficient_scope"
     bearer_error = "insufficient_scope"
 
-    def __init__(self, scopes):
+    def __init__(self, scopes, *, token=None):
         self.scopes = tuple(scopes)
+        self.token = token  # the request's token, if known: its `cnf` picks the DPoP challenge
         super().__init__(
             detail=f"The access token lacks the scope this endpoint needs: {' '.join(self.scopes)}."
         )
@@ -103,7 +119,7 @@ class InsufficientScope(BearerChallengeMixin, PermissionDenied):
         return {"error": self.bearer_error, "scope": " ".join(self.scopes)}
 
 
-class SigningKeysUnavailable(APIException):
+class SigningKeysUnavailable(CoreAnswerMixin, APIException):
     """The issuer's signing keys are not loaded yet (IdP down or slow at start)."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -114,7 +130,7 @@ class SigningKeysUnavailable(APIException):
     default_code = "signing_keys_unavailable"
 
 
-class DatabaseUnavailable(APIException):
+class DatabaseUnavailable(CoreAnswerMixin, APIException):
     """The token is valid but its user cannot be loaded because the database is down."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -122,7 +138,7 @@ class DatabaseUnavailable(APIException):
     default_code = "database_unavailable"
 
 
-class ReplayCacheUnavailable(APIException):
+class ReplayCacheUnavailable(CoreAnswerMixin, APIException):
     """A DPoP proof cannot be checked for replay because the shared replay store is down."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -133,58 +149,62 @@ class ReplayCacheUnavailable(APIException):
     default_code = "replay_cache_unavailable"
 
 
-def bearer_challenge(**parameters: str) -> str:
-    """`Bearer realm="api", name="value", ...`, values stripped of characters RFC 6750 forbids."""
-    items = [f"realm={_quoted(REALM)}"] + [
-        f"{name}={_quoted(value)}" for name, value in parameters.items() if value
-    ]
-    return "Bearer " + ", ".join(items)
+# The DRF exception of each core answer, by (code, challenge scheme).
+_EXCEPTIONS = {
+    ("invalid_request", "Bearer"): InvalidRequest,
+    ("invalid_request", "DPoP"): DPoPInvalidRequest,
+    ("invalid_token", "Bearer"): InvalidToken,
+    ("invalid_token", "DPoP"): DPoPInvalidToken,
+    ("invalid_dpop_proof", "DPoP"): InvalidDPoPProof,
+    ("signing_keys_unavailable", None): SigningKeysUnavailable,
+    ("database_unavailable", None): DatabaseUnavailable,
+    ("replay_cache_unavailable", None): ReplayCacheUnavailable,
+}
 
 
-def dpop_challenge(**parameters: str) -> str:
-    """`DPoP algs="ES256", name="value", ...` (RFC 9449 section 7.1), algs from the settings."""
-    algorithms = " ".join(get_auth0_settings().dpop_algorithms)
-    items = [f"algs={_quoted(algorithms)}"] + [
-        f"{name}={_quoted(value)}" for name, value in parameters.items() if value
-    ]
-    return "DPoP " + ", ".join(items)
-
-
-def no_credentials_challenge(dpop_mode: str) -> str:
-    """The challenge of a 401 without credentials: the schemes the API accepts in this mode."""
-    if dpop_mode == "off":
-        return bearer_challenge()
-    if dpop_mode == "required":
-        return dpop_challenge()
-    return bearer_challenge() + ", " + dpop_challenge()
+def from_auth_error(error: AuthError) -> APIException:
+    """The DRF exception for the core's answer, carrying it (and so its headers)."""
+    if error.code == "use_dpop_nonce":
+        exc = UseDPoPNonce(error.detail, error.headers.get("DPoP-Nonce", ""))
+    elif error.code == "insufficient_scope":
+        exc = InsufficientScope(error.scopes)
+    else:
+        exc = _EXCEPTIONS[error.code, error.scheme](error.detail)
+    exc.auth_error = error
+    return exc
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus RFC 6750 challenge parameters and Retry-After where they apply."""
+    """DRF's handler, plus the RFC 6750 / RFC 9449 challenge and Retry-After where they apply."""
     # Imported here: rest_framework.views imports the authentication classes, which import this.
     from rest_framework.views import exception_handler as drf_exception_handler
 
     response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
-    if isinstance(exc, BearerChallengeMixin):
-        if exc.challenge_scheme == "DPoP" or _authenticated_with_dpop(exc, context):
-            response["WWW-Authenticate"] = dpop_challenge(**exc.challenge_parameters())
-        else:
-            response["WWW-Authenticate"] = bearer_challenge(**exc.challenge_parameters())
-        if isinstance(exc, UseDPoPNonce):
-            response["DPoP-Nonce"] = exc.nonce
-    elif isinstance(exc, (SigningKeysUnavailable, DatabaseUnavailable, ReplayCacheUnavailable)):
-        response["Retry-After"] = "5"
+    if response is None or not isinstance(exc, CoreAnswerMixin):
+        return response
+    error = exc.auth_error or _auth_error_of(exc, context)
+    for name, value in error.headers.items():
+        response[name] = value
     return response
 
 
-def _authenticated_with_dpop(exc, context) -> bool:
-    """Whether a missing scope is reported on a request made with DPoP: only DPoP-bound tokens
-    (`cnf`) get that far with DPoP, and the Bearer scheme refuses them."""
-    if not isinstance(exc, InsufficientScope):
-        return False
-    request = context.get("request")
-    token = getattr(request, "_auth", None)
-    claims = getattr(token, "claims", None)
-    return claims is not None and "cnf" in claims
+def _auth_error_of(exc: CoreAnswerMixin, context) -> AuthError:
+    """The core's answer for an exception raised without one (by a project's own code)."""
+    from auth0_jwt.runtime import get_request_authenticator
+
+    authenticator = get_request_authenticator()
+    if isinstance(exc, InsufficientScope):
+        token = exc.token or getattr(context.get("request"), "_auth", None)
+        return authenticator.insufficient_scope(exc.scopes, token=_verified(token))
+    if isinstance(exc, BearerChallengeMixin):
+        return authenticator.error(
+            exc.bearer_error,
+            str(exc.detail),
+            scheme=exc.challenge_scheme,
+            nonce=getattr(exc, "nonce", None),
+        )
+    return authenticator.error(exc.default_code, str(exc.detail))
+
+
+def _verified(token):
+    return token if isinstance(token, VerifiedToken) else None

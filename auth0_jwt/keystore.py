@@ -307,6 +307,15 @@ class JWKSKeyStore:
             raise UnknownSigningKey(kid)
         return key
 
+    def may_fetch(self, kid: str | None = None) -> bool:
+        """Whether `get_key(kid)` (or a `refresh_if_stale`, with no `kid`) could fetch or wait for a
+        fetch: no key set yet, one due for refresh, or no key for `kid`. Async callers run those
+        off the event loop."""
+        key_set = self._key_set
+        if key_set is None or self.clock() - key_set.fetched_at >= self.cache_lifetime:
+            return True
+        return kid is not None and kid not in key_set.keys
+
     def refresh_if_stale(self) -> None:
         """Refresh a key set older than `cache_lifetime`, never waiting for another fetch.
 

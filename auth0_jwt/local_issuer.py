@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from auth0_jwt.dpop import PROOF_TYPE, access_token_hash, b64url, jwk_thumbprint
+from auth0_jwt.dpop import PROOF_TYPE, access_token_hash, jwk_thumbprint
+from auth0_jwt.jws import b64url
 from auth0_jwt.keystore import JWKSError
 
 KEY_FILE_NAME = "signing-key.pem"

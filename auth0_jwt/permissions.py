@@ -1,8 +1,9 @@
-"""Scope checks: a view lists the scopes it needs, per HTTP method or for all of them."""
+"""Scope checks for DRF views: a view lists the scopes it needs, per HTTP method or for all."""
 
 from rest_framework.permissions import BasePermission
 
-from auth0_jwt.exceptions import InsufficientScope
+from auth0_jwt.exceptions import from_auth_error
+from auth0_jwt.runtime import get_request_authenticator
 from auth0_jwt.verifier import VerifiedToken
 
 
@@ -26,7 +27,9 @@ class HasRequiredScopes(BasePermission):
         token = request.auth
         if not isinstance(token, VerifiedToken):
             return False
-        required = required_scopes_for(view, request.method)
-        if not token.has_scopes(required):
-            raise InsufficientScope(required)
+        error = get_request_authenticator().check_scopes(
+            token, required_scopes_for(view, request.method)
+        )
+        if error is not None:
+            raise from_auth_error(error)
         return True

@@ -10,7 +10,6 @@ When the store cannot answer, `remember` raises `ReplayStoreUnavailable`: the re
 with a 503, never accepted unchecked.
 """
 
-import hashlib
 import logging
 import math
 import threading
@@ -20,21 +19,23 @@ from collections.abc import Callable
 from django.db import DatabaseError, connections, router
 
 from auth0_jwt.conf import ProcessWide, get_auth0_settings
+from auth0_jwt.dpop import ReplayStoreUnavailable, replay_key
+
+__all__ = [
+    "DatabaseReplayStore",
+    "RedisReplayStore",
+    "ReplayStoreUnavailable",
+    "build_replay_store",
+    "get_replay_store",
+    "replay_key",
+    "reset_replay_store",
+]
 
 logger = logging.getLogger(__name__)
 
 REDIS_KEY_PREFIX = "auth0_jwt:dpop:"
 REDIS_TIMEOUT = 1.0  # seconds for connecting and for each command: a slow store is a 503
 PRUNE_INTERVAL = 60.0  # seconds between deletions of expired rows, per process
-
-
-class ReplayStoreUnavailable(Exception):
-    """The replay store could not be asked; `str()` says why in a few words (no key, no URL)."""
-
-
-def replay_key(thumbprint: str, jti: str) -> str:
-    """The store's key of a proof: jti values are unique per client key, not across clients."""
-    return hashlib.sha256(f"{thumbprint}\n{jti}".encode("utf-8", "replace")).hexdigest()
 
 
 class DatabaseReplayStore:

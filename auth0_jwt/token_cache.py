@@ -22,7 +22,6 @@ the issuer, the audience, scope sets, headers) is held once, not once per token 
 cache: 16.7 MB instead of 34.2 MB).
 """
 
-import math
 import sys
 import threading
 import time
@@ -32,7 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from auth0_jwt import metrics
-from auth0_jwt.conf import DEFAULT_TOKEN_CACHE_SIZE
+from auth0_jwt.verifier import time_window
 
 if TYPE_CHECKING:
     from auth0_jwt.keystore import JWKSKeyStore, KeySet, SigningKey
@@ -51,21 +50,13 @@ class _Entry(NamedTuple):
     valid_until: float  # exp plus the leeway (exclusive, as PyJWT counts it)
 
 
-def time_window(token: "VerifiedToken", leeway: float) -> tuple[float, float]:
-    """The clock readings, leeway included, between which `token` is acceptable: [from, until)."""
-    nbf, iat = token.claims.get("nbf"), token.claims.get("iat")
-    starts = nbf if iat is None else iat if nbf is None else max(nbf, iat)
-    valid_from = -math.inf if starts is None else starts - leeway
-    return valid_from, token.expires_at + leeway
-
-
 class VerifiedTokenCache:
     """Bounded, thread-safe LRU of verified tokens, keyed by the exact token string."""
 
     def __init__(
         self,
         *,
-        max_size: int = DEFAULT_TOKEN_CACHE_SIZE,
+        max_size: int,
         leeway: float = 60,
         now: Callable[[], float] = time.time,
     ):
@@ -155,7 +146,7 @@ class CachingTokenVerifier:
     """A token verifier with a `VerifiedTokenCache` in front: a repeated token costs a
     dictionary lookup and a clock check; a new one is verified in full by `verifier` and kept."""
 
-    def __init__(self, verifier: "TokenVerifier", *, max_size: int = DEFAULT_TOKEN_CACHE_SIZE):
+    def __init__(self, verifier: "TokenVerifier", *, max_size: int):
         self.verifier = verifier
         self.token_cache = VerifiedTokenCache(
             max_size=max_size, leeway=verifier.leeway, now=verifier.now
@@ -177,6 +168,15 @@ class CachingTokenVerifier:
     @property
     def audience(self) -> str:
         return self.verifier.audience
+
+    def may_fetch(self, raw_token: str) -> bool:
+        """Whether verifying `raw_token` could fetch the JWKS or wait for a fetch: a refresh is
+        due, or the token is not cached and its key is not loaded."""
+        if self.key_store.may_fetch():
+            return True
+        if raw_token in self.token_cache:
+            return False
+        return self.verifier.may_fetch(raw_token)
 
     def verify(self, raw_token: str) -> "VerifiedToken":
         """The cached token if `raw_token` is in the cache and still valid, else `verifier`'s

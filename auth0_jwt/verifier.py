@@ -5,8 +5,6 @@ the audience, the issuer, the leeway and the required claims. Header fields that
 (`jku`, `x5u`, `jwk`, `x5c`) are never used: keys come from the key store only, by `kid`.
 """
 
-import base64
-import json
 import math
 import re
 import time
@@ -17,21 +15,18 @@ from typing import Any
 import jwt
 
 from auth0_jwt import metrics
-from auth0_jwt.conf import ProcessWide, get_auth0_settings
+from auth0_jwt.jws import COMPACT_JWS, MalformedSegment, is_numeric_date, json_segment
 from auth0_jwt.keystore import (
     KEY_TYPES_BY_ALGORITHM_PREFIX,
-    HTTPJWKSSource,
     JWKSKeyStore,
     KeySetUnavailable,
     SigningKey,
     UnknownSigningKey,
 )
-from auth0_jwt.token_cache import CachingTokenVerifier, time_window
 
 MAX_TOKEN_LENGTH = 16 * 1024
 REQUIRED_CLAIMS = ("exp", "iss", "aud", "sub")
 TIME_CLAIMS = ("exp", "nbf", "iat")
-COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # Control characters and lone surrogates: no identifier holds them, and a lone surrogate (which
 # JSON's "\ud800" escape yields) cannot be encoded as UTF-8 for the database or the response.
 UNSAFE_SUBJECT_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -51,7 +46,7 @@ class TokenRejected(Exception):
 
 
 __all__ = [
-    "CachingTokenVerifier",
+    "COMPACT_JWS",
     "KeySetUnavailable",
     "TokenRejected",
     "TokenVerifier",
@@ -85,6 +80,14 @@ class Verification:
     key: SigningKey
     valid_from: float
     valid_until: float
+
+
+def time_window(token: VerifiedToken, leeway: float) -> tuple[float, float]:
+    """The clock readings, leeway included, between which `token` is acceptable: [from, until)."""
+    nbf, iat = token.claims.get("nbf"), token.claims.get("iat")
+    starts = nbf if iat is None else iat if nbf is None else max(nbf, iat)
+    valid_from = -math.inf if starts is None else starts - leeway
+    return valid_from, token.expires_at + leeway
 
 
 EXPIRED = "The token has expired."
@@ -143,6 +146,15 @@ class TokenVerifier:
     def verify(self, raw_token: str) -> VerifiedToken:
         """Return the verified token; raise TokenRejected or KeySetUnavailable."""
         return self.verify_in_full(raw_token).token
+
+    def may_fetch(self, raw_token: str) -> bool:
+        """Whether verifying `raw_token` could fetch the JWKS or wait for a fetch (async callers
+        verify such a token off the event loop)."""
+        try:
+            kid = json_segment(raw_token, 0).get("kid")
+        except MalformedSegment:
+            kid = None
+        return self.key_store.may_fetch(kid if isinstance(kid, str) else None)
 
     def verify_in_full(self, raw_token: str) -> Verification:
         """Verify `raw_token`; return it with its key and time window (for a cache to keep).
@@ -248,7 +260,7 @@ class TokenVerifier:
     def _check_claim_types(self, claims: dict) -> None:
         """Time claims must be JSON numbers (PyJWT would also take numeric strings)."""
         for name in TIME_CLAIMS:
-            if claims.get(name) is not None and not _is_numeric_date(claims[name]):
+            if claims.get(name) is not None and not is_numeric_date(claims[name]):
                 raise TokenRejected(
                     f"The token's {name} claim is not a number of seconds.", "bad_claim"
                 )
@@ -285,17 +297,15 @@ class TokenVerifier:
 
 def decode_segment(raw_token: str, index: int, name: str) -> dict:
     """Segment `index` of a compact JWS as a JSON object, untrusted; TokenRejected if not one."""
-    segments = raw_token.split(".")
-    if index >= len(segments):
-        raise TokenRejected(f"The token has no {name}.", "malformed")
-    segment = segments[index]
     try:
-        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, TypeError, RecursionError):
-        raise TokenRejected(f"The token's {name} is malformed.", "malformed") from None
-    if not isinstance(value, dict):
-        raise TokenRejected(f"The token's {name} is malformed.", "malformed")
-    return value
+        return json_segment(raw_token, index)
+    except MalformedSegment as exc:
+        reason = (
+            f"The token has no {name}."
+            if str(exc) == "missing"
+            else (f"The token's {name} is malformed.")
+        )
+        raise TokenRejected(reason, "malformed") from None
 
 
 def _reason_for(exc: jwt.PyJWTError) -> tuple[str, str]:
@@ -304,15 +314,6 @@ def _reason_for(exc: jwt.PyJWTError) -> tuple[str, str]:
         if isinstance(exc, exception_type):
             return reason, code
     return "The token is invalid.", "invalid"
-
-
-def _is_numeric_date(value: Any) -> bool:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # a JSON integer too large for a float, e.g. 1e400 written out
-        return False
 
 
 def _scopes(claims: dict) -> frozenset[str]:
@@ -324,52 +325,3 @@ def _scopes(claims: dict) -> frozenset[str]:
     if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
         raise TokenRejected("The token's permissions claim is not a list of strings.", "bad_claim")
     return frozenset(scope.split()) | frozenset(permissions)
-
-
-# --- The process-wide verifier --------------------------------------------------------------------
-
-
-def build_token_verifier(
-    config=None, *, now: Callable[[], float] = time.time, **key_store_options
-) -> CachingTokenVerifier:
-    """Build the verifier, its key store and its token cache from the `AUTH0` setting; `now` is
-    their wall clock."""
-    config = config or get_auth0_settings()
-    if config.local_issuer:
-        from auth0_jwt.local_issuer import LocalIssuer
-
-        source = LocalIssuer.from_settings(config).jwks
-        description = "local development issuer"
-    else:
-        source = HTTPJWKSSource(config.jwks_url, timeout=config.jwks_timeout)
-        description = config.jwks_url
-    options = {
-        "algorithms": config.algorithms,
-        "cache_lifetime": config.jwks_cache_lifetime,
-        "min_refetch_interval": config.jwks_min_refetch_interval,
-        "fetch_wait": config.jwks_timeout + 1,
-        "description": description,
-        **key_store_options,
-    }
-    verifier = TokenVerifier(
-        key_store=JWKSKeyStore(source, **options),
-        issuer=config.issuer,
-        audience=config.audience,
-        algorithms=config.algorithms,
-        leeway=config.leeway,
-        now=now,
-    )
-    return CachingTokenVerifier(verifier, max_size=config.token_cache_size)
-
-
-_token_verifier: ProcessWide[CachingTokenVerifier] = ProcessWide(build_token_verifier)
-
-
-def get_token_verifier() -> CachingTokenVerifier:
-    """The verifier every request uses, built on first use."""
-    return _token_verifier.get()
-
-
-def reset_token_verifier(verifier: CachingTokenVerifier | None = None) -> None:
-    """Replace the process-wide verifier (tests); None rebuilds it on next use."""
-    _token_verifier.replace(verifier)

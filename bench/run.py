@@ -162,7 +162,7 @@ def measure_tokens(private_key, issuer: str, jwks_url: str, tokens: list[str], q
     from jose import jwt as jose_jwt
 
     from auth0_jwt.conf import load_auth0_settings
-    from auth0_jwt.verifier import build_token_verifier
+    from auth0_jwt.runtime import build_token_verifier
 
     rounds = 10 if quick else 40
     token = tokens[0]

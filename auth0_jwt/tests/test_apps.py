@@ -80,7 +80,7 @@ def test_test_client_requests_start_nothing(fresh_process, api_client, jwks_serv
 
 def test_a_key_store_that_cannot_be_built_is_a_warning_not_a_crash(fresh_process, settings, caplog):
     settings.AUTH0 = {**settings.AUTH0, "LEEWAY": "soon"}
-    from auth0_jwt.verifier import reset_token_verifier
+    from auth0_jwt.runtime import reset_token_verifier
 
     reset_token_verifier()
     with caplog.at_level("WARNING", logger="auth0_jwt.apps"):

@@ -12,10 +12,10 @@ from auth0_jwt.dpop import (
     NonceRequired,
     ProofRejected,
     access_token_hash,
-    build_dpop_verifier,
     jwk_thumbprint,
     normalized_htu,
 )
+from auth0_jwt.runtime import build_dpop_verifier
 from auth0_jwt.tests.dpop_support import PRIVATE_URL, WallClock, make_proof, public_jwk, thumbprint
 
 NOW = 1_800_000_000

@@ -6,8 +6,8 @@ import socket
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from auth0_jwt.dpop import build_dpop_verifier, reset_dpop_verifier
 from auth0_jwt.replay import DatabaseReplayStore, RedisReplayStore, reset_replay_store
+from auth0_jwt.runtime import build_dpop_verifier, reset_dpop_verifier
 from auth0_jwt.tests.dpop_support import (
     BOTH_CHALLENGES,
     DPOP_CHALLENGE,

@@ -16,15 +16,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 
 from auth0_jwt.conf import DEFAULT_TOKEN_CACHE_SIZE, load_auth0_settings
+from auth0_jwt.runtime import build_token_verifier, get_token_verifier, reset_token_verifier
 from auth0_jwt.token_cache import CachingTokenVerifier, VerifiedTokenCache
-from auth0_jwt.verifier import (
-    MAX_TOKEN_LENGTH,
-    TokenRejected,
-    TokenVerifier,
-    build_token_verifier,
-    get_token_verifier,
-    reset_token_verifier,
-)
+from auth0_jwt.verifier import MAX_TOKEN_LENGTH, TokenRejected, TokenVerifier
 from conftest import KID, FakeClock, bearer, public_jwk
 
 EXPIRED = "The token has expired."

@@ -6,9 +6,9 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from auth0_jwt.dpop import normalized_htu
+from auth0_jwt.jws import COMPACT_JWS
 from auth0_jwt.local_issuer import LocalIssuerError, create_dpop_proof, load_or_create_dpop_key
 from auth0_jwt.management.commands._base import TokenCommand
-from auth0_jwt.verifier import COMPACT_JWS
 
 
 class Command(TokenCommand):

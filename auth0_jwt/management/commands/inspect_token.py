@@ -8,7 +8,8 @@ from django.core.management.base import CommandError
 from auth0_jwt.conf import get_auth0_settings
 from auth0_jwt.inspection import inspect_token, strip_scheme
 from auth0_jwt.management.commands._base import TokenCommand
-from auth0_jwt.verifier import TokenRejected, build_token_verifier
+from auth0_jwt.runtime import build_token_verifier
+from auth0_jwt.verifier import TokenRejected
 
 
 class Command(TokenCommand):

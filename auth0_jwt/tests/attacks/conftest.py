@@ -8,7 +8,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from auth0_jwt.verifier import build_token_verifier, get_token_verifier, reset_token_verifier
+from auth0_jwt.runtime import build_token_verifier, get_token_verifier, reset_token_verifier
 
 # The shared assertions report like pytest's own (with the differing values).
 pytest.register_assert_rewrite("auth0_jwt.tests.attacks.support")

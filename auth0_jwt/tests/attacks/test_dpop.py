@@ -14,8 +14,9 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from auth0_jwt.dpop import access_token_hash, b64url, build_dpop_verifier, reset_dpop_verifier
+from auth0_jwt.dpop import access_token_hash, b64url
 from auth0_jwt.replay import reset_replay_store
+from auth0_jwt.runtime import build_dpop_verifier, reset_dpop_verifier
 from auth0_jwt.tests.attacks.support import assert_invalid_token
 from auth0_jwt.tests.dpop_support import (
     WallClock,
@@ -503,7 +504,7 @@ USE_NONCE = (
 def nonces_on(settings, wall_clock):
     settings.AUTH0 = {**settings.AUTH0, "DPOP_NONCE": "on"}
     reset_dpop_verifier(build_dpop_verifier(now=wall_clock))
-    from auth0_jwt.dpop import get_dpop_verifier
+    from auth0_jwt.runtime import get_dpop_verifier
 
     return get_dpop_verifier()
 

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from auth0_jwt.dpop import access_token_hash, build_dpop_verifier, reset_dpop_verifier
+from auth0_jwt.dpop import access_token_hash
+from auth0_jwt.runtime import build_dpop_verifier, reset_dpop_verifier
 from auth0_jwt.tests.dpop_support import (
     DPOP_CHALLENGE,
     PRIVATE_URL,

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from auth0_jwt.keystore import JWKSError, SigningKey, parse_jwks
+from auth0_jwt.runtime import build_token_verifier, reset_token_verifier
 from auth0_jwt.tests.attacks.support import PRIVATE, SCOPED, claims
 from auth0_jwt.tests.attacks.test_algorithms import ec_jwk
-from auth0_jwt.verifier import build_token_verifier, reset_token_verifier
 from conftest import AUDIENCE, ISSUER, KID, bearer, public_jwk, sign_compact
 
 pytestmark = pytest.mark.django_db

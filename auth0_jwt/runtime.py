@@ -1,0 +1,190 @@
+"""The core wired into a Django process: what every request uses, built once per process from the
+`AUTH0` setting (the token verifier with its key store and token cache, the DPoP verifier, the
+request authenticator), and `DjangoRequest`, a Django request as the authenticator reads it.
+
+Each object is built on first use and built again when `AUTH0` or `DEBUG` changes (conf.py's
+`ProcessWide`); tests replace one with `reset_token_verifier(...)` and the like.
+"""
+
+import hashlib
+import time
+from collections.abc import Callable
+
+from auth0_jwt.authenticator import RequestAuthenticator
+from auth0_jwt.conf import Auth0Settings, ProcessWide, get_auth0_settings
+from auth0_jwt.dpop import DPoPVerifier
+from auth0_jwt.keystore import HTTPJWKSSource, JWKSKeyStore
+from auth0_jwt.token_cache import CachingTokenVerifier
+from auth0_jwt.verifier import TokenVerifier
+
+# --- The token verifier ---------------------------------------------------------------------------
+
+
+def build_token_verifier(
+    config: Auth0Settings | None = None,
+    *,
+    now: Callable[[], float] = time.time,
+    **key_store_options,
+) -> CachingTokenVerifier:
+    """Build the verifier, its key store and its token cache from the `AUTH0` setting; `now` is
+    their wall clock."""
+    config = config or get_auth0_settings()
+    if config.local_issuer:
+        from auth0_jwt.local_issuer import LocalIssuer
+
+        source = LocalIssuer.from_settings(config).jwks
+        description = "local development issuer"
+    else:
+        source = HTTPJWKSSource(config.jwks_url, timeout=config.jwks_timeout)
+        description = config.jwks_url
+    options = {
+        "algorithms": config.algorithms,
+        "cache_lifetime": config.jwks_cache_lifetime,
+        "min_refetch_interval": config.jwks_min_refetch_interval,
+        "fetch_wait": config.jwks_timeout + 1,
+        "description": description,
+        **key_store_options,
+    }
+    verifier = TokenVerifier(
+        key_store=JWKSKeyStore(source, **options),
+        issuer=config.issuer,
+        audience=config.audience,
+        algorithms=config.algorithms,
+        leeway=config.leeway,
+        now=now,
+    )
+    return CachingTokenVerifier(verifier, max_size=config.token_cache_size)
+
+
+_token_verifier: ProcessWide[CachingTokenVerifier] = ProcessWide(build_token_verifier)
+
+
+def get_token_verifier() -> CachingTokenVerifier:
+    """The verifier every request uses, built on first use."""
+    return _token_verifier.get()
+
+
+def reset_token_verifier(verifier: CachingTokenVerifier | None = None) -> None:
+    """Replace the process-wide verifier (tests); None rebuilds it on next use."""
+    _token_verifier.replace(verifier)
+
+
+# --- The DPoP verifier ----------------------------------------------------------------------------
+
+
+def build_dpop_verifier(
+    config: Auth0Settings | None = None, *, now: Callable[[], float] = time.time
+) -> DPoPVerifier:
+    """A DPoP verifier from the `AUTH0` setting; `now` is its wall clock."""
+    config = config or get_auth0_settings()
+    nonce_secret = None
+    if config.dpop_nonce:
+        from django.conf import settings
+
+        # Derived from SECRET_KEY, which every instance of one deployment shares.
+        nonce_secret = hashlib.sha256(
+            b"auth0_jwt.dpop.nonce\n" + settings.SECRET_KEY.encode()
+        ).digest()
+    return DPoPVerifier(
+        algorithms=config.dpop_algorithms,
+        iat_leeway=config.dpop_iat_leeway,
+        max_age=config.dpop_max_age,
+        max_length=config.dpop_max_proof_length,
+        nonce_secret=nonce_secret,
+        now=now,
+    )
+
+
+_dpop_verifier: ProcessWide[DPoPVerifier] = ProcessWide(build_dpop_verifier)
+
+
+def get_dpop_verifier() -> DPoPVerifier:
+    """The DPoP verifier every request uses, built on first use."""
+    return _dpop_verifier.get()
+
+
+def reset_dpop_verifier(verifier: DPoPVerifier | None = None) -> None:
+    """Replace the process-wide DPoP verifier (tests); None rebuilds it on next use."""
+    _dpop_verifier.replace(verifier)
+
+
+# --- The request authenticator --------------------------------------------------------------------
+
+
+def build_request_authenticator(config: Auth0Settings | None = None) -> RequestAuthenticator:
+    """The request authenticator over the process-wide verifiers, replay store and user loader."""
+    from auth0_jwt.replay import get_replay_store
+    from auth0_jwt.users import DatabaseUserLoader
+
+    config = config or get_auth0_settings()
+    dpop = config.dpop_mode != "off"
+    return RequestAuthenticator(
+        token_verifier=get_token_verifier(),
+        dpop_verifier=get_dpop_verifier() if dpop else None,
+        replay_store=_LazyReplayStore(get_replay_store) if dpop else None,
+        user_loader=DatabaseUserLoader(),
+        dpop_mode=config.dpop_mode,
+        dpop_algorithms=config.dpop_algorithms,
+    )
+
+
+class _LazyReplayStore:
+    """The process-wide replay store, looked up on each use: it is built (and its Redis client
+    imported) on the first DPoP request, and a store replaced by a test takes effect at once."""
+
+    def __init__(self, get_store: Callable):
+        self.get_store = get_store
+
+    def remember(self, key: str, expires_at: float) -> bool:
+        return self.get_store().remember(key, expires_at)
+
+
+_request_authenticator: ProcessWide[RequestAuthenticator] = ProcessWide(
+    build_request_authenticator, depends_on=(_token_verifier, _dpop_verifier)
+)
+
+
+def get_request_authenticator() -> RequestAuthenticator:
+    """The request authenticator every adapter uses, built on first use."""
+    return _request_authenticator.get()
+
+
+# --- A Django request, as the authenticator reads it ----------------------------------------------
+
+# Header names as WSGI/ASGI put them in META (the two without an HTTP_ prefix too).
+_META_NAMES = {"Authorization": "HTTP_AUTHORIZATION", "DPoP": "HTTP_DPOP"}
+
+
+class DjangoRequest:
+    """An `HTTPRequest` (authenticator.py) over a Django `HttpRequest`: reads `META` only, and
+    builds the absolute URL (Django's `build_absolute_uri`: `SECURE_PROXY_SSL_HEADER`,
+    `USE_X_FORWARDED_HOST` and `ALLOWED_HOSTS` apply) only when a DPoP proof needs it."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request):
+        self.request = request
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def query_string(self) -> str:
+        return self.request.META.get("QUERY_STRING", "")
+
+    def header(self, name: str) -> str | None:
+        key = _META_NAMES.get(name) or "HTTP_" + name.upper().replace("-", "_")
+        return self.request.META.get(key)
+
+    def url(self) -> str:
+        return self.request.build_absolute_uri()
+
+    @property
+    def client(self) -> str | None:
+        return self.request.META.get("REMOTE_ADDR")
+
+    @property
+    def request_id(self) -> str | None:
+        # Set by auth0_django_example's RequestIdMiddleware, when installed.
+        return getattr(self.request, "request_id", None)
