@@ -29,6 +29,9 @@ DEFAULT_TOKEN_CACHE_SIZE = 10_000
 MAX_TOKEN_CACHE_SIZE = 1_000_000
 # DPoP (RFC 9449; dpop.py): off, allowed (Bearer or DPoP) or required (DPoP only).
 DPOP_MODES = ("off", "allowed", "required")
+# Who `request.user` is: a Django user read (and created just in time) from the database, or a
+# user built from the token alone (token_user.py), for services that keep no users.
+USER_MODES = ("database", "token")
 DEFAULT_DPOP_ALGORITHMS = ("ES256",)
 DEFAULT_DPOP_IAT_LEEWAY = 30  # Auth0's API SDK: iat at most 30 s ahead, at most 300 s old
 DEFAULT_DPOP_MAX_AGE = 300
@@ -60,6 +63,7 @@ class Auth0Settings:
     dpop_max_proof_length: int = DEFAULT_DPOP_MAX_PROOF_LENGTH
     redis_url: str = ""  # the DPoP replay store: Redis when set, else the database
     dpop_nonce: bool = False  # server nonces (RFC 9449 section 9), see dpop.py
+    user_mode: str = "database"  # USER_MODES
 
 
 def setting_name(key: str) -> str:
@@ -288,6 +292,7 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
         ),
         redis_url=problem(_redis_url, raw.get("REDIS_URL")),
         dpop_nonce=problem(_switch, raw.get("DPOP_NONCE", False), setting_name("DPOP_NONCE")),
+        user_mode=problem(_choice, raw.get("USER", "database"), setting_name("USER"), USER_MODES),
     )
     if problem.messages:
         raise Auth0SettingsError(problem.messages)

@@ -15,6 +15,7 @@ from auth0_jwt.conf import Auth0Settings, ProcessWide, get_auth0_settings
 from auth0_jwt.dpop import DPoPVerifier
 from auth0_jwt.keystore import HTTPJWKSSource, JWKSKeyStore
 from auth0_jwt.token_cache import CachingTokenVerifier
+from auth0_jwt.token_user import TokenUserLoader
 from auth0_jwt.verifier import TokenVerifier
 
 # --- The token verifier ---------------------------------------------------------------------------
@@ -112,17 +113,23 @@ def reset_dpop_verifier(verifier: DPoPVerifier | None = None) -> None:
 
 
 def build_request_authenticator(config: Auth0Settings | None = None) -> RequestAuthenticator:
-    """The request authenticator over the process-wide verifiers, replay store and user loader."""
+    """The request authenticator over the process-wide verifiers, replay store and user loader
+    (`AUTH0["USER"]`: Django users from the database, or token users)."""
     from auth0_jwt.replay import get_replay_store
-    from auth0_jwt.users import DatabaseUserLoader
 
     config = config or get_auth0_settings()
+    if config.user_mode == "token":
+        user_loader = TokenUserLoader()
+    else:
+        from auth0_jwt.users import DatabaseUserLoader  # imports the models: apps must be ready
+
+        user_loader = DatabaseUserLoader()
     dpop = config.dpop_mode != "off"
     return RequestAuthenticator(
         token_verifier=get_token_verifier(),
         dpop_verifier=get_dpop_verifier() if dpop else None,
         replay_store=_LazyReplayStore(get_replay_store) if dpop else None,
-        user_loader=DatabaseUserLoader(),
+        user_loader=user_loader,
         dpop_mode=config.dpop_mode,
         dpop_algorithms=config.dpop_algorithms,
     )
