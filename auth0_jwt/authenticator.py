@@ -213,6 +213,18 @@ class ReplayStore(Protocol):
     def remember(self, key: str, expires_at: float) -> bool: ...
 
 
+def scopes_for_method(required, method: str) -> tuple[str, ...]:
+    """The scopes an endpoint needs for `method`: `required` is a sequence of scope names (one
+    name alone counts as one scope), or a mapping from HTTP method (any case) to such a sequence;
+    a method the mapping does not name needs none."""
+    if isinstance(required, Mapping):
+        method = method.upper()
+        required = next((s for name, s in required.items() if name.upper() == method), ())
+    if isinstance(required, str):
+        return (required,)
+    return tuple(required)
+
+
 # --- Challenges -----------------------------------------------------------------------------------
 
 
@@ -568,4 +580,5 @@ __all__ = [
     "UserUnavailable",
     "bearer_challenge",
     "dpop_challenge",
+    "scopes_for_method",
 ]

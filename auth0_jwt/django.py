@@ -1,0 +1,126 @@
+"""The plain-Django adapter: Auth0 access tokens on function and class-based views, sync or async,
+without Django REST framework.
+
+```python
+from auth0_jwt.django import requires_auth
+
+@requires_auth
+def private(request): ...
+
+@requires_auth(scopes=["read:messages"])
+async def private_scoped(request): ...
+```
+
+Every rule lives in the request authenticator (authenticator.py); this module only hands it the
+request and translates its verdict: a pass sets `request.user` (the token's user, loaded, never a
+lazy object) and `request.auth` (the `VerifiedToken`) and calls the view; a refusal is answered
+as DRF answers it: the status, `{"detail": ...}` as JSON and the core's headers
+(`WWW-Authenticate`, `Retry-After`, `DPoP-Nonce`). Async views are authenticated with
+`aauthenticate`, so no key fetch, user lookup or replay check waits on the event loop.
+
+The views are exempt from CSRF checks, as DRF's `APIView` is: the user comes from the
+`Authorization` header, which a browser does not send cross-site without a CORS preflight, never
+from a session cookie.
+"""
+
+from functools import wraps
+
+from asgiref.sync import iscoroutinefunction
+from django.http import JsonResponse
+
+from auth0_jwt.authenticator import AuthError, scopes_for_method
+from auth0_jwt.runtime import DjangoRequest, get_request_authenticator
+
+__all__ = ["Auth0TokenRequiredMixin", "error_response", "requires_auth"]
+
+# DRF's JSONRenderer writes compact JSON and keeps non-ASCII characters: the same bytes here.
+DRF_JSON = {"separators": (",", ":"), "ensure_ascii": False}
+
+
+def error_response(error: AuthError) -> JsonResponse:
+    """The answer to a refused request, as DRF (with auth0_jwt's exception handler) gives it."""
+    return JsonResponse(
+        error.body, status=error.status, headers=error.headers, json_dumps_params=DRF_JSON
+    )
+
+
+def requires_auth(view=None, *, scopes=()):
+    """Require a valid access token holding `scopes` (a list, or a dict per HTTP method) on a
+    function view, sync or async; `@requires_auth` alone requires no scope."""
+    if view is not None and not callable(view):
+        raise TypeError("requires_auth takes the scopes by keyword: @requires_auth(scopes=[...])")
+
+    def decorate(view):
+        if iscoroutinefunction(view):
+
+            @wraps(view)
+            async def wrapper(request, *args, **kwargs):
+                authenticator = get_request_authenticator()
+                verdict = await authenticator.aauthenticate(DjangoRequest(request))
+                refusal = _admit(request, verdict, scopes_for_method(scopes, request.method))
+                if refusal is not None:
+                    return error_response(refusal)
+                return await view(request, *args, **kwargs)
+
+        else:
+
+            @wraps(view)
+            def wrapper(request, *args, **kwargs):
+                verdict = get_request_authenticator().authenticate(DjangoRequest(request))
+                refusal = _admit(request, verdict, scopes_for_method(scopes, request.method))
+                if refusal is not None:
+                    return error_response(refusal)
+                return view(request, *args, **kwargs)
+
+        wrapper.csrf_exempt = True
+        return wrapper
+
+    return decorate if view is None else decorate(view)
+
+
+class Auth0TokenRequiredMixin:
+    """For class-based views (put it first among the bases): every method requires a valid token
+    holding `required_scopes` (a list, or a dict per HTTP method)."""
+
+    required_scopes = ()
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        view = super().as_view(**initkwargs)
+        view.csrf_exempt = True
+        return view
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.view_is_async:
+            return self._adispatch(request, *args, **kwargs)
+        verdict = get_request_authenticator().authenticate(DjangoRequest(request))
+        refusal = _admit(request, verdict, scopes_for_method(self.required_scopes, request.method))
+        if refusal is not None:
+            return error_response(refusal)
+        return super().dispatch(request, *args, **kwargs)
+
+    async def _adispatch(self, request, *args, **kwargs):
+        verdict = await get_request_authenticator().aauthenticate(DjangoRequest(request))
+        refusal = _admit(request, verdict, scopes_for_method(self.required_scopes, request.method))
+        if refusal is not None:
+            return error_response(refusal)
+        return await super().dispatch(request, *args, **kwargs)
+
+
+def _admit(request, verdict, scopes: tuple[str, ...]) -> AuthError | None:
+    """The refusal of the authenticator's verdict; on a pass, the request's user and token set."""
+    if verdict is None:
+        return get_request_authenticator().not_authenticated()
+    if isinstance(verdict, AuthError):
+        return verdict
+    if scopes:
+        refusal = get_request_authenticator().check_scopes(verdict.token, scopes)
+        if refusal is not None:
+            return refusal
+    user = verdict.user
+
+    async def auser():
+        return user
+
+    request.user, request.auth, request.auser = user, verdict.token, auser
+    return None
