@@ -68,8 +68,9 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 
 # Logs: everything on stderr, through the same text/JSON formatters as Django (LOG_FORMAT).
 logger_class = "auth0_django_example.gunicorn_logging.AccessLogger"
-# GUNICORN_ACCESS_LOG=0 where the proxy in front already writes an access log (on by default).
-accesslog = "-" if _flag("GUNICORN_ACCESS_LOG", True) else None
+# The application writes the access log (ACCESS_LOG, access_log.py), the same under every server;
+# GUNICORN_ACCESS_LOG=1 adds gunicorn's own (off by default: it would write each line twice).
+accesslog = "-" if _flag("GUNICORN_ACCESS_LOG", False) else None
 errorlog = "-"
 # The path without its query string (which could carry a token); whatever this format says, the
 # logger class also blanks credential headers and redacts tokens.

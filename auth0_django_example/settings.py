@@ -160,6 +160,13 @@ if METRICS_ENABLED:
     # First: it times the whole stack, and answers /metrics before host validation.
     MIDDLEWARE.insert(0, "auth0_django_example.metrics.MetricsMiddleware")
 
+# The access log, written by the application (access_log.py): the same line under every server,
+# so gunicorn's own stays off. ACCESS_LOG=0 where the proxy in front already writes one.
+ACCESS_LOG = env_flag("ACCESS_LOG", True)
+if ACCESS_LOG:
+    # Outermost: it times everything, /metrics, health checks and refused hosts included.
+    MIDDLEWARE.insert(0, "auth0_django_example.access_log.AccessLogMiddleware")
+
 ROOT_URLCONF = "auth0_django_example.urls"
 WSGI_APPLICATION = "auth0_django_example.wsgi.application"
 

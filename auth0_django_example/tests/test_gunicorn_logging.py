@@ -165,7 +165,7 @@ def test_no_access_lines_when_the_access_log_is_off(access_log):
 
 
 @pytest.mark.parametrize(
-    ("value", "accesslog"), [("", "-"), ("1", "-"), ("on", "-"), ("0", None), ("no", None)]
+    ("value", "accesslog"), [("", None), ("1", "-"), ("on", "-"), ("0", None), ("no", None)]
 )
 def test_gunicorn_access_log_variable_turns_the_access_log_on_or_off(value, accesslog):
     assert gunicorn_settings({"GUNICORN_ACCESS_LOG": value})["accesslog"] == accesslog
