@@ -92,7 +92,8 @@ soak: install
 
 # Not part of `make test`: per-token cost (cryptography, PyJWT, python-jose, this project with and
 # without its token cache) and gunicorn under wrk, all on 127.0.0.1, printed as a table (README
-# "Performance"). python-jose and its dependencies go to $(BENCH_PACKAGES), not into the service's
+# "Performance"); the adapters' rows need the dev set (Django Ninja, uvicorn). python-jose,
+# simplejwt, Authlib and their dependencies go to $(BENCH_PACKAGES), not into the service's
 # environment; Debian's wrk (and redis-server, for the DPoP rows) is installed when missing (root).
 BENCH_PACKAGES := $(VENV)/bench-packages
 
@@ -101,7 +102,7 @@ $(BENCH_PACKAGES)/.installed: requirements-bench.txt | $(PY)
 		--target $(BENCH_PACKAGES) -r requirements-bench.txt
 	@touch $@
 
-bench: install redis-server $(BENCH_PACKAGES)/.installed
+bench: install-dev redis-server $(BENCH_PACKAGES)/.installed
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk not found: installing Debian's wrk"; \
 		apt-get update -q && apt-get install -y -q wrk; }
 	BENCH_PACKAGES=$(BENCH_PACKAGES) $(PY) bench/run.py
