@@ -3,12 +3,14 @@
 request authenticator), and `DjangoRequest`, a Django request as the authenticator reads it.
 
 Each object is built on first use and built again when `AUTH0` or `DEBUG` changes (conf.py's
-`ProcessWide`); tests replace one with `reset_token_verifier(...)` and the like.
+`ProcessWide`); tests replace one with `reset_token_verifier(...)` and the like, and
+`use_jwks_source(...)` gives the verifier its keys in-process (auth0_jwt.testing's issuer).
 """
 
 import hashlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 from auth0_jwt.authenticator import RequestAuthenticator
 from auth0_jwt.conf import Auth0Settings, ProcessWide, get_auth0_settings
@@ -25,12 +27,16 @@ def build_token_verifier(
     config: Auth0Settings | None = None,
     *,
     now: Callable[[], float] = time.time,
+    source: Callable[[], Any] | None = None,
     **key_store_options,
 ) -> CachingTokenVerifier:
     """Build the verifier, its key store and its token cache from the `AUTH0` setting; `now` is
-    their wall clock."""
+    their wall clock. `source`, a zero-argument callable returning a JWKS document, replaces the
+    JWKS URL (or the local issuer) the setting names."""
     config = config or get_auth0_settings()
-    if config.local_issuer:
+    if source is not None:
+        description = "in-process JWKS"
+    elif config.local_issuer:
         from auth0_jwt.local_issuer import LocalIssuer
 
         source = LocalIssuer.from_settings(config).jwks
@@ -57,7 +63,15 @@ def build_token_verifier(
     return CachingTokenVerifier(verifier, max_size=config.token_cache_size)
 
 
-_token_verifier: ProcessWide[CachingTokenVerifier] = ProcessWide(build_token_verifier)
+# The JWKS source of the process-wide verifier when one is given in-process (use_jwks_source).
+_jwks_source: Callable[[], Any] | None = None
+
+
+def _build_process_token_verifier() -> CachingTokenVerifier:
+    return build_token_verifier(source=_jwks_source)
+
+
+_token_verifier: ProcessWide[CachingTokenVerifier] = ProcessWide(_build_process_token_verifier)
 
 
 def get_token_verifier() -> CachingTokenVerifier:
@@ -68,6 +82,17 @@ def get_token_verifier() -> CachingTokenVerifier:
 def reset_token_verifier(verifier: CachingTokenVerifier | None = None) -> None:
     """Replace the process-wide verifier (tests); None rebuilds it on next use."""
     _token_verifier.replace(verifier)
+
+
+def use_jwks_source(source: Callable[[], Any] | None) -> Callable[[], Any] | None:
+    """Build the process-wide verifier over `source` (a zero-argument callable returning a JWKS
+    document, as auth0_jwt.testing's issuer gives) instead of the JWKS URL the settings name: from
+    now on, and again after every settings change, until `use_jwks_source(None)`. Returns the
+    source in use before, for the caller to put back."""
+    global _jwks_source
+    previous, _jwks_source = _jwks_source, source
+    _token_verifier.replace()
+    return previous
 
 
 # --- The DPoP verifier ----------------------------------------------------------------------------
