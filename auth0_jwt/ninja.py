@@ -1,0 +1,139 @@
+"""The Django Ninja adapter: `Auth0Bearer`, for `auth=` on an operation, a router or a whole
+`NinjaAPI`, and `install(api)`, the one line that makes its answers DRF's to the header.
+
+Every rule lives in the request authenticator (authenticator.py). `Auth0Bearer` hands it the
+request, `authenticate()` for sync operations and `aauthenticate()` for async ones (key fetches,
+the replay store and the user lookup then never wait on the event loop), and translates its
+verdict:
+
+- a pass: it returns the `VerifiedToken`, which Ninja puts in `request.auth`, and sets
+  `request.user` (and `request.auser()`) to the token's user, already loaded;
+- a refusal, no credentials at all, or a token without the operation's `scopes`: it raises
+  `Auth0Error`, a Ninja `HttpError`, so even Ninja's default handler answers with the status and
+  `{"detail": ...}` DRF gives. That handler drops the headers; `install(api)` puts in the one that
+  keeps them (`WWW-Authenticate`, `Retry-After`, `DPoP-Nonce`) and the scopes in the OpenAPI
+  document, where Ninja writes none.
+
+A request without credentials is refused (401, as DRF's `IsAuthenticated` does), so in an
+`auth=[...]` list `Auth0Bearer` goes last.
+"""
+
+import asyncio
+from collections.abc import Iterable
+from functools import partial
+
+from django.http import JsonResponse
+from ninja.errors import HttpError
+from ninja.openapi.schema import OpenAPISchema
+from ninja.security.base import AuthBase
+
+from auth0_jwt.authenticator import AuthError
+from auth0_jwt.runtime import DjangoRequest, get_request_authenticator
+
+__all__ = ["Auth0Bearer", "Auth0Error", "auth0_error_handler", "install"]
+
+
+class Auth0Error(HttpError):
+    """A refusal by `Auth0Bearer`, carrying the core's answer (`error`) with its headers."""
+
+    def __init__(self, error: AuthError):
+        super().__init__(error.status, error.detail)
+        self.error = error
+
+
+def auth0_error_handler(request, exc: Auth0Error) -> JsonResponse:
+    """The answer to an `Auth0Error`, as DRF gives it: status, `{"detail": ...}`, headers."""
+    return JsonResponse(exc.error.body, status=exc.error.status, headers=exc.error.headers)
+
+
+class Auth0Bearer(AuthBase):
+    """Authenticates a Ninja operation with an Auth0 access token (Bearer, or DPoP-bound); with
+    `scopes`, the token must also grant each of them (from `scope` or RBAC `permissions`)."""
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+    openapi_bearerFormat = "JWT"  # noqa: N815 - the OpenAPI field, as Ninja collects it
+    openapi_description = (
+        "An access token issued for this API: `Authorization: Bearer <token>`, or, for a token "
+        "bound to a key (`cnf`), `Authorization: DPoP <token>` with a `DPoP` proof header "
+        '(RFC 9449), as AUTH0["DPOP"] allows. Required scopes are listed in the security '
+        "requirement."
+    )
+
+    def __init__(self, scopes: Iterable[str] = ()):
+        if isinstance(scopes, str):
+            raise TypeError('scopes is a list of scope names, e.g. scopes=["read:messages"]')
+        super().__init__()
+        self.scopes = tuple(scopes)
+        # Ninja then awaits what __call__ returns in async operations; in sync ones it takes a
+        # result that is not a coroutine as it is.
+        self.is_async = True
+
+    def __call__(self, request):
+        authenticator = get_request_authenticator()
+        # Ninja calls this on the event loop for an async operation, off it for a sync one.
+        if _event_loop_running():
+            return self._aauthenticate(authenticator, request)
+        return self._accept(
+            authenticator, request, authenticator.authenticate(DjangoRequest(request))
+        )
+
+    async def _aauthenticate(self, authenticator, request):
+        verdict = await authenticator.aauthenticate(DjangoRequest(request))
+        return self._accept(authenticator, request, verdict)
+
+    def _accept(self, authenticator, request, verdict):
+        """The token for `request.auth`, or `Auth0Error` with the core's answer."""
+        if verdict is None:
+            raise Auth0Error(authenticator.not_authenticated())
+        if isinstance(verdict, AuthError):
+            raise Auth0Error(verdict)
+        error = authenticator.check_scopes(verdict.token, self.scopes)
+        if error is not None:
+            raise Auth0Error(error)
+        user = verdict.user
+        request.user = user
+
+        async def auser():
+            return user
+
+        request.auser = auser
+        return verdict.token
+
+
+def _event_loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def install(api) -> None:
+    """Give `api` the handler that answers `Auth0Error` with its headers, and the OpenAPI document
+    with each `Auth0Bearer`'s scopes."""
+    api.add_exception_handler(Auth0Error, auth0_error_handler)
+    api.get_openapi_schema = partial(_get_openapi_schema, api)
+
+
+def _get_openapi_schema(api, *, path_prefix=None, path_params=None):
+    """`NinjaAPI.get_openapi_schema`, building the document below."""
+    if path_prefix is None:
+        path_prefix = api.get_root_path(path_params or {})
+    return _OpenAPISchema(api, path_prefix)
+
+
+class _OpenAPISchema(OpenAPISchema):
+    """Ninja's OpenAPI document, with each operation's `Auth0Bearer` scopes in its security
+    requirement (Ninja leaves every list empty; OpenAPI 3.1 lets an `http` scheme's list name the
+    roles an operation needs)."""
+
+    def operation_security(self, operation):
+        security = super().operation_security(operation)
+        documented = [
+            auth for auth in operation.auth_callbacks if hasattr(auth, "openapi_security_schema")
+        ]
+        for requirement, auth in zip(security or (), documented, strict=True):
+            if isinstance(auth, Auth0Bearer):
+                requirement[type(auth).__name__] = list(auth.scopes)
+        return security
