@@ -4,6 +4,7 @@ Every value comes from the environment (a `.env` file beside `manage.py` is read
 `.env.example` lists each variable. Nothing here does network or file I/O beyond reading `.env`.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -14,7 +15,12 @@ from auth0_django_example.logs import logging_config
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():  # (read_env logs a warning-like line for a missing file)
+# Under gunicorn the master has read .env once, when it started (gunicorn.conf.py, which sets this
+# marker): every worker, those a reload starts included, runs with the master's variables and no
+# others (README "Deploying").
+DOTENV_READ_BY_GUNICORN = "AUTH0_DJANGO_EXAMPLE_DOTENV_NAMES"
+if (BASE_DIR / ".env").is_file() and DOTENV_READ_BY_GUNICORN not in os.environ:
+    # (read_env logs a warning-like line for a missing file)
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
@@ -90,6 +96,9 @@ _proxy_ssl_header = env_str("DJANGO_SECURE_PROXY_SSL_HEADER")
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
 )
+# The public host name from the proxy's X-Forwarded-Host instead of Host (absolute URLs such as
+# Location, and the DPoP htu check), only if the proxy always sets or overwrites that header.
+USE_X_FORWARDED_HOST = env_flag("DJANGO_USE_X_FORWARDED_HOST", False)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_flag("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -115,6 +124,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "auth0_django_example.request_id.RequestIdMiddleware",
+    # A view that meets a database outage answers 503, not 500 (database_errors.py).
+    "auth0_django_example.database_errors.DatabaseUnavailableMiddleware",
     # /healthz and /readyz, answered before host validation and the HTTPS redirect (health.py).
     "auth0_django_example.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -256,8 +267,9 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False  # bearer tokens, not cookies
 CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Retry-After", "X-Request-ID", "DPoP-Nonce"]
-# Browser clients send their DPoP proof in the `DPoP` request header (README "DPoP").
-CORS_ALLOW_HEADERS = (*cors_default_headers, "dpop")
+# Browser clients send their DPoP proof in the `DPoP` request header (README "DPoP"),
+# and may send an Idempotency-Key with POST /api/customers/ (README "Customers API").
+CORS_ALLOW_HEADERS = (*cors_default_headers, "dpop", "idempotency-key")
 
 # --- Logs (auth0_django_example/logs.py) ---------------------------------------------------------
 # One line per event on stderr: text in development, one JSON object per line otherwise. Never a
@@ -283,7 +295,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "EXCEPTION_HANDLER": "auth0_jwt.exceptions.exception_handler",
+    # auth0_jwt's handler (RFC 6750 challenges), with database outages as 503 (database_errors.py).
+    "EXCEPTION_HANDLER": "auth0_django_example.database_errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "auth0_jwt.schema.AutoSchema",
 }

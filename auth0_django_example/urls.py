@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from auth0_jwt.views import jwks
 
+# A database outage met outside a view (a middleware) is a 503, anything else Django's 500.
+handler500 = "auth0_django_example.database_errors.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
