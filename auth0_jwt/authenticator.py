@@ -23,7 +23,9 @@ a worker thread. This module imports no web framework; the Django wiring is in r
 
 import hmac
 import logging
+import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,6 +38,7 @@ from auth0_jwt.dpop import (
     MalformedProof,
     NonceRequired,
     ProofRejected,
+    ReplayStoreReset,
     ReplayStoreUnavailable,
     VerifiedProof,
     check_proof_syntax,
@@ -77,6 +80,9 @@ KEYS_UNAVAILABLE = (
 DATABASE_UNAVAILABLE = "The service's database is unavailable. Try again shortly."
 REPLAY_CACHE_UNAVAILABLE = (
     "DPoP proofs cannot be checked right now: the replay cache is unavailable. Try again shortly."
+)
+REPLAY_CACHE_RESET = (
+    "The DPoP replay cache was reset, so proofs issued before {} are refused: sign a new proof."
 )
 
 # The answers, by `AuthError.code`: the HTTP status of each.
@@ -499,6 +505,11 @@ class RequestAuthenticator:
         expires_at = self.dpop_verifier.expires_at(proof)
         try:
             return self.replay_store.remember(replay_key(proof.thumbprint, proof.jti), expires_at)
+        except ReplayStoreReset as exc:  # it may have been accepted before the store lost it
+            issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.ceil(exc.not_before)))
+            raise self.error(
+                "invalid_dpop_proof", REPLAY_CACHE_RESET.format(issued), scheme=DPOP
+            ) from None
         except ReplayStoreUnavailable as exc:
             logger.error("DPoP proof not checked for replay: %s", exc)
             raise self.error("replay_cache_unavailable", REPLAY_CACHE_UNAVAILABLE) from None

@@ -84,6 +84,16 @@ class ReplayStoreUnavailable(Exception):
     """The replay store (replay.py) could not be asked; `str()` says why in a few words."""
 
 
+class ReplayStoreReset(Exception):
+    """The replay store lost what it remembered (a restart without persistence, a restore to an
+    empty table): a proof issued before `not_before` (seconds since the epoch) may have been
+    accepted already, so it is refused and the client signs a new one."""
+
+    def __init__(self, not_before: float):
+        super().__init__(f"proofs issued before {not_before:.0f} are refused")
+        self.not_before = not_before
+
+
 def replay_key(thumbprint: str, jti: str) -> str:
     """The replay store's key of a proof: jti values are unique per client key, not across
     clients."""
