@@ -7,9 +7,11 @@ shortly."}` with `Retry-After: 5`:
 - `exception_handler`: the DRF exception handler of this service, around the package's own (which
   adds the RFC 6750 challenges): DRF views, e.g. a customer insert cut off by a restarting server;
 - `DatabaseUnavailableMiddleware.process_exception`: any other view (the admin, plain Django views);
-- `server_error`, the root URLconf's `handler500`: errors raised by a middleware (the session saved
-  after the view, say), which Django turns into a response before any outer middleware sees them.
-  Django shows its debug page instead while DEBUG is on.
+- `server_error` and `bad_request`, the root URLconf's `handler500` and `handler400`: errors raised
+  by a middleware, which Django turns into a response before any outer middleware sees them. The
+  session middleware saves the session after the view; when the database refuses that update,
+  Django raises SessionInterrupted, a 400 that blames the client for the database's outage, and
+  `bad_request` answers 503 for it. While DEBUG is on, Django shows its debug pages instead.
 
 "Unavailable" means the database could not be reached or could not serve this request right now,
 so the same request may succeed later: a lost or refused connection, a server shutting down or
@@ -23,7 +25,7 @@ stored nothing.
 import logging
 import sys
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import Error, InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import defaults
 
@@ -55,7 +57,7 @@ SQLITE_UNAVAILABLE_CODES = (
 def is_database_unavailable(exc: BaseException) -> bool:
     """Whether `exc` says the database cannot answer right now (retry later), not that the query
     is wrong."""
-    if not isinstance(exc, DatabaseError):
+    if not isinstance(exc, Error):
         return False
     if isinstance(exc, InterfaceError):  # the connection is closed or unusable
         return True
@@ -75,6 +77,17 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return (
         sqlstate[:2] in POSTGRESQL_UNAVAILABLE_CLASSES or sqlstate in POSTGRESQL_UNAVAILABLE_CODES
     )
+
+
+def database_outage_in(exc: BaseException | None) -> BaseException | None:
+    """The database outage `exc` is, or was raised while handling (its cause or context)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if is_database_unavailable(exc):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def log_unavailable(exc: BaseException, request) -> None:
@@ -130,12 +143,25 @@ class DatabaseUnavailableMiddleware:
 def server_error(request, *args, **kwargs):
     """`handler500`: 503 for a database outage raised outside a view (a middleware), Django's own
     500 page for anything else."""
-    exc = sys.exc_info()[1]
-    if exc is None or not is_database_unavailable(exc):
+    outage = database_outage_in(sys.exc_info()[1])
+    if outage is None:
         return defaults.server_error(request, *args, **kwargs)
-    log_unavailable(exc, request)
+    return _logged_unavailable_response(outage, request)
+
+
+def bad_request(request, exception, *args, **kwargs):
+    """`handler400`: 503 for a 400 raised because of a database outage (the session middleware's
+    SessionInterrupted when the session update fails), Django's own 400 page for anything else."""
+    outage = database_outage_in(exception)
+    if outage is None:
+        return defaults.bad_request(request, exception, *args, **kwargs)
+    return _logged_unavailable_response(outage, request)
+
+
+def _logged_unavailable_response(outage: BaseException, request) -> JsonResponse:
+    log_unavailable(outage, request)
     response = unavailable_response()
-    # Django logs every 5xx it builds here as "Service Unavailable" with the traceback, unless
-    # the response says it has been logged (django.utils.log.log_response): it has, in one line.
+    # Django logs the error behind every response it builds from an exception, traceback included,
+    # unless the response says it has been logged (django.utils.log.log_response): it has.
     response._has_been_logged = True
     return response

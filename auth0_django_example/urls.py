@@ -4,7 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from auth0_jwt.views import jwks
 
-# A database outage met outside a view (a middleware) is a 503, anything else Django's 500.
+# A database outage met outside a view (a middleware) is a 503; anything else, Django's own pages.
+handler400 = "auth0_django_example.database_errors.bad_request"
 handler500 = "auth0_django_example.database_errors.server_error"
 
 urlpatterns = [
