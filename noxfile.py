@@ -4,7 +4,8 @@ Each session installs the package from this directory (so its declared dependenc
 resolve), the Django and Django REST framework of that line, and the test tools pinned in
 requirements-dev.txt, then runs auth0_jwt/tests with the package-only settings
 (auth0_jwt/tests/settings.py: no example service). The Django 4.2 session also installs the floors
-pyproject.toml declares for DRF and PyJWT, so the lower bounds are tested, not assumed.
+pyproject.toml declares for DRF, PyJWT and Django Ninja, so the lower bounds are tested, not
+assumed; the Django 5.2 session the newest Ninja the `ninja` extra allows.
 """
 
 import ast
@@ -26,11 +27,26 @@ MATRIX = {
         "djangorestframework~=3.15.0",
         "PyJWT[crypto]~=2.15.0",
         "cryptography~=42.0",
+        "django-ninja==1.4.0",
     ],
-    "5.2": ["Django~=5.2.0", "djangorestframework~=3.18.0", "PyJWT[crypto]>=2.15"],
+    "5.2": [
+        "Django~=5.2.0",
+        "djangorestframework~=3.18.0",
+        "PyJWT[crypto]>=2.15",
+        "django-ninja~=1.7.0",
+    ],
 }
 
-TEST_TOOLS = ("pytest", "pytest-django", "hypothesis", "sortedcontainers")
+# uvicorn (and what it needs) serves the async operations in test_ninja_serving.py.
+TEST_TOOLS = (
+    "pytest",
+    "pytest-django",
+    "hypothesis",
+    "sortedcontainers",
+    "uvicorn",
+    "h11",
+    "click",
+)
 
 # Tests that need the example service run in `make test`, not here: test modules that import it
 # (found below), the schema fuzzing of its API, and three manage.py runs with its settings.
@@ -60,9 +76,10 @@ def modules_importing_the_example() -> list[str]:
 
 
 VERSIONS = (
-    "import cryptography, django, jwt, rest_framework; print('Django', django.get_version(), "
-    "'| DRF', rest_framework.VERSION, '| PyJWT', jwt.__version__, "
-    "'| cryptography', cryptography.__version__)"
+    "import cryptography, django, jwt, rest_framework; from importlib.metadata import version; "
+    "print('Django', django.get_version(), '| DRF', rest_framework.VERSION, '| PyJWT', "
+    "jwt.__version__, '| cryptography', cryptography.__version__, '| Django Ninja', "
+    "version('django-ninja'))"
 )
 
 
@@ -80,7 +97,7 @@ def pinned(names) -> list[str]:
 @nox.parametrize("django", list(MATRIX), ids=[f"django-{line}" for line in MATRIX])
 def package(session, django):
     """The package's own tests on one Django line."""
-    session.install(*MATRIX[django], *pinned(TEST_TOOLS), ".[openapi,redis,metrics]")
+    session.install(*MATRIX[django], *pinned(TEST_TOOLS), ".[openapi,redis,metrics,ninja]")
     session.run("python", "-c", VERSIONS)
     session.run(
         "python",
