@@ -62,7 +62,11 @@ TARGETS = [
 def get(path: str, *, is_async: bool = False, **options):
     """GET `path` through Django's test client, or its ASGI one for async operations."""
     if is_async:
-        return async_to_sync(AsyncClient().get)(path, **options)
+
+        async def get_async():  # (Django 4.2's AsyncClient.get is not marked async)
+            return await AsyncClient().get(path, **options)
+
+        return async_to_sync(get_async)()
     return Client().get(path, **options)
 
 
