@@ -16,6 +16,7 @@ import threading
 
 from django.apps import AppConfig
 from django.core.signals import request_started
+from django.db.models.signals import post_migrate
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +75,20 @@ class Auth0JWTConfig(AppConfig):
 
         if not _started:
             request_started.connect(start_on_first_served_request, dispatch_uid=START_UID)
+        post_migrate.connect(mark_flushed_replay_store_new, sender=self, dispatch_uid=FLUSH_UID)
+
+
+def mark_flushed_replay_store_new(sender, *, using, plan=None, **kwargs) -> None:
+    """`post_migrate` receiver: after `manage.py flush` (sent without a `plan`: Django treats a
+    flushed database as migrated from scratch) the empty DPoP replay table is a new one, not one
+    that lost its proofs (replay.py); `migrate` itself creates the marker in a migration."""
+    from django.db import router
+
+    from auth0_jwt.models import UsedDPoPProof
+    from auth0_jwt.replay import establish_database_epoch
+
+    if plan is None and router.allow_migrate_model(using, UsedDPoPProof):
+        establish_database_epoch(using)
+
+
+FLUSH_UID = "auth0_jwt.mark_flushed_replay_store_new"

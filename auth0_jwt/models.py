@@ -25,16 +25,49 @@ class Auth0Identity(models.Model):
         return self.sub
 
 
+class UsedDPoPProofManager(models.Manager):
+    """Proofs only: the replay store's markers (keys starting with "~", which no proof's hash
+    has; see replay.py) share the table but are not proofs."""
+
+    def get_queryset(self):
+        return super().get_queryset().exclude(key__startswith="~")
+
+
 class UsedDPoPProof(models.Model):
     """A DPoP proof already accepted: its key (a hash of the client key's thumbprint and the proof's
     `jti`) is kept until the proof is too old to be accepted anywhere, so a replay is refused
-    whichever worker or instance it reaches. The primary key makes remembering it atomic."""
+    whichever worker or instance it reaches. The primary key makes remembering it atomic.
+
+    The table also holds the replay store's epoch marker (key "~epoch", its `expires_at` holding
+    the time before which proofs are refused): whatever empties the table empties the marker too,
+    which is how the store notices that it forgot proofs (replay.py)."""
 
     key = models.CharField(max_length=64, primary_key=True)
     expires_at = models.FloatField(db_index=True)  # seconds since the epoch
+
+    objects = UsedDPoPProofManager()
 
     class Meta:
         verbose_name = "used DPoP proof"
 
     def __str__(self):
         return self.key
+
+
+class PersistedKeySet(models.Model):
+    """The last JWKS fetched from one URL (public keys only), so that it outlives the process that
+    fetched it: a worker that starts while the identity provider is unreachable begins from it
+    (keyset_store.py). `signature` is an HMAC keyed from SECRET_KEY, so that a row written by
+    anything but this service is not used."""
+
+    jwks_url_hash = models.CharField(max_length=64, primary_key=True)  # SHA-256 of jwks_url
+    jwks_url = models.TextField()
+    document = models.TextField()  # the JWKS as JSON
+    fetched_at = models.FloatField()  # seconds since the epoch
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = "persisted key set"
+
+    def __str__(self):
+        return self.jwks_url
