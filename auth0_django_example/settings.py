@@ -349,6 +349,9 @@ AUTH0 = {
     "JWKS_TIMEOUT": env_str("AUTH0_JWKS_TIMEOUT", "5"),
     "JWKS_CACHE_LIFETIME": env_str("AUTH0_JWKS_CACHE_LIFETIME", "600"),
     "JWKS_MIN_REFETCH_INTERVAL": env_str("AUTH0_JWKS_MIN_REFETCH_INTERVAL", "30"),
+    # A worker that cannot fetch the JWKS at start uses the one saved in the database by another
+    # process, if it was fetched at most this many seconds ago; 0 turns it off.
+    "JWKS_PERSISTED_MAX_AGE": env_str("AUTH0_JWKS_PERSISTED_MAX_AGE", "3600"),
     # Verified tokens kept per process so a re-used token is not verified again; 0 turns it off.
     "TOKEN_CACHE_SIZE": env_str("AUTH0_TOKEN_CACHE_SIZE", "10000"),
     "LOCAL_ISSUER": AUTH0_LOCAL_ISSUER,

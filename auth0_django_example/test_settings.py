@@ -40,6 +40,9 @@ AUTH0 = {
     "JWKS_TIMEOUT": 5,  # generous: a loaded CI machine must not turn a healthy fetch into a failure
     "JWKS_CACHE_LIFETIME": 600,
     "JWKS_MIN_REFETCH_INTERVAL": 30,
+    # Each test's key store starts from nothing: no key set saved by an earlier test is loaded
+    # (the keyset_store and keys-outlive-workers tests turn it on).
+    "JWKS_PERSISTED_MAX_AGE": 0,
     "LOCAL_ISSUER": False,
     "LOCAL_ISSUER_KEY_DIR": BASE_DIR / ".local-issuer-test-unused",  # noqa: F405
 }

@@ -27,6 +27,10 @@ SUPPORTED_ALGORITHMS = frozenset(
 MAX_JWKS_TIMEOUT = 5.0
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
 MAX_TOKEN_CACHE_SIZE = 1_000_000
+# The saved key set (keyset_store.py) a worker may start from while the JWKS cannot be fetched:
+# at most this many seconds after it was fetched; 0 turns saving and loading off.
+DEFAULT_JWKS_PERSISTED_MAX_AGE = 3600
+MAX_JWKS_PERSISTED_MAX_AGE = 86400
 # DPoP (RFC 9449; dpop.py): off, allowed (Bearer or DPoP) or required (DPoP only).
 DPOP_MODES = ("off", "allowed", "required")
 # Who `request.user` is: a Django user read (and created just in time) from the database, or a
@@ -56,6 +60,7 @@ class Auth0Settings:
     local_issuer: bool
     local_issuer_key_dir: Path
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
+    jwks_persisted_max_age: float = DEFAULT_JWKS_PERSISTED_MAX_AGE  # 0: no saved key set
     dpop_mode: str = "allowed"
     dpop_algorithms: tuple[str, ...] = DEFAULT_DPOP_ALGORITHMS
     dpop_iat_leeway: int = DEFAULT_DPOP_IAT_LEEWAY
@@ -249,6 +254,13 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
             raw.get("JWKS_MIN_REFETCH_INTERVAL", 30),
             setting_name("JWKS_MIN_REFETCH_INTERVAL"),
             minimum=0,
+        ),
+        jwks_persisted_max_age=problem(
+            _number,
+            raw.get("JWKS_PERSISTED_MAX_AGE", DEFAULT_JWKS_PERSISTED_MAX_AGE),
+            setting_name("JWKS_PERSISTED_MAX_AGE"),
+            minimum=0,
+            maximum=MAX_JWKS_PERSISTED_MAX_AGE,
         ),
         local_issuer=local,
         local_issuer_key_dir=Path(raw.get("LOCAL_ISSUER_KEY_DIR") or ".local-issuer"),

@@ -10,7 +10,12 @@ It knows HTTP and time, not requests or tokens. Rules:
   it instead of starting their own, and a caller that finds a key set fetched since it started
   looking uses that one. A flood of bogus `kid`s therefore costs the IdP at most one request per
   interval on top of the scheduled fetches;
-- after a failed fetch, no caller fetches again before `min_refetch_interval` has passed.
+- after a failed fetch, no caller fetches again before `min_refetch_interval` has passed;
+- with a `persistence` (keyset_store.py: the database every worker of every instance shares), each
+  fetched key set is saved there (public keys only), and a store that has no key set yet and
+  cannot fetch one starts from the saved one, if that was fetched at most `persisted_max_age`
+  seconds ago. It is parsed and checked here exactly as a fetched one; a persistence that fails
+  is logged and ignored, never an error.
 
 Every fetch is named by what caused it (`startup`, `scheduled`, `unknown_kid`), for the logs and
 the metrics.
@@ -29,7 +34,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -43,6 +48,11 @@ logger = logging.getLogger(__name__)
 MAX_JWKS_BYTES = 1024 * 1024
 MIN_RSA_KEY_BITS = 2048
 KEY_TYPES_BY_ALGORITHM_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+# Members of a JWK that only a private (or symmetric) key has (RFC 7518 section 6): never saved.
+PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+DEFAULT_PERSISTED_MAX_AGE = 3600.0
+# A saved key set stamped this far in the future (another host's clock) still counts as new.
+PERSISTED_CLOCK_SKEW = 60.0
 
 # What caused a fetch.
 STARTUP = "startup"  # no key set yet: the start-up loader, or a request before it succeeded
@@ -60,6 +70,19 @@ class KeySetUnavailable(Exception):
 
 class UnknownSigningKey(Exception):
     """The key set (after any allowed refetch) has no key with the requested `kid`."""
+
+
+class KeySetPersistence(Protocol):
+    """Where the last good JWKS outlives a process (keyset_store.py has the database one)."""
+
+    def load(self) -> tuple[Any, float] | None:
+        """The saved JWKS document and when it was fetched (seconds since the epoch), or None."""
+        ...
+
+    def save(self, document: Any, fetched_at: float) -> None:
+        """Keep `document` (public keys only), fetched at `fetched_at`, unless a newer one is
+        kept already."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -160,11 +183,18 @@ def parse_jwks(document: Any, *, algorithms: tuple[str, ...]) -> tuple[dict, lis
     A malformed entry is skipped (and reported) so that the other keys keep working; a document
     that is not a key set at all, or holds no usable key, raises JWKSError.
     """
+    keys, skipped, _ = _parse_jwks(document, algorithms=algorithms)
+    return keys, skipped
+
+
+def _parse_jwks(document: Any, *, algorithms: tuple[str, ...]) -> tuple[dict, list[str], dict]:
+    """`parse_jwks`, plus the public document of the keys it kept (what a persistence saves)."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise JWKSError('the JWKS is not an object with a "keys" list')
     key_types = {KEY_TYPES_BY_ALGORITHM_PREFIX[name[:2]] for name in algorithms}
     keys: dict[str, SigningKey] = {}
     skipped: list[str] = []
+    kept: list[dict] = []
     for position, entry in enumerate(document["keys"]):
         try:
             key = build_signing_key(entry, key_types=key_types)
@@ -175,10 +205,13 @@ def parse_jwks(document: Any, *, algorithms: tuple[str, ...]) -> tuple[dict, lis
             skipped.append(f"key {position}: duplicate kid {key.kid!r}")
             continue
         keys[key.kid] = key
+        kept.append(
+            {name: value for name, value in entry.items() if name not in PRIVATE_JWK_MEMBERS}
+        )
     if not keys:
         detail = f" ({'; '.join(skipped)})" if skipped else ""
         raise JWKSError(f"the JWKS holds no usable signing key{detail}")
-    return keys, skipped
+    return keys, skipped, {"keys": kept}
 
 
 def build_signing_key(entry: Any, *, key_types: set[str]) -> SigningKey:
@@ -262,8 +295,14 @@ class JWKSKeyStore:
         fetch_wait: float = 6.0,
         clock: Callable[[], float] = time.monotonic,
         description: str = "JWKS",
+        persistence: KeySetPersistence | None = None,
+        persisted_max_age: float = DEFAULT_PERSISTED_MAX_AGE,
+        wall_clock: Callable[[], float] = time.time,
     ):
         self.source = source
+        self.persistence = persistence
+        self.persisted_max_age = persisted_max_age
+        self.wall_clock = wall_clock  # the saved key sets' timestamps: shared by every host
         self.algorithms = algorithms
         self.cache_lifetime = cache_lifetime
         self.min_refetch_interval = min_refetch_interval
@@ -369,7 +408,7 @@ class JWKSKeyStore:
         self.fetch_count += 1
         started = time.monotonic()
         try:
-            keys, skipped = parse_jwks(self.source(), algorithms=self.algorithms)
+            keys, skipped, public_document = _parse_jwks(self.source(), algorithms=self.algorithms)
         except JWKSError as exc:
             elapsed = time.monotonic() - started
             self._last_failure_at = self.clock()
@@ -387,16 +426,9 @@ class JWKSKeyStore:
                     "kept_stale_keys": self._key_set is not None,
                 },
             )
-            return None
+            return self._load_persisted() if self._key_set is None else None
         elapsed = time.monotonic() - started
-        previous = self._key_set
-        key_set = KeySet(
-            keys=keys,
-            fetched_at=self.clock(),
-            version=(previous.version + 1) if previous else 1,
-            skipped=tuple(skipped),
-        )
-        self._key_set = key_set
+        key_set = self._install(keys, skipped, age=0.0)
         self.last_error = None
         metrics.jwks_fetched(ok=True, trigger=trigger, seconds=elapsed, key_count=len(keys))
         for reason in skipped:
@@ -413,8 +445,74 @@ class JWKSKeyStore:
                 "key_count": len(keys),
             },
         )
+        self._notify(key_set)
+        self._save_persisted(public_document)
+        return key_set
+
+    def _install(self, keys: dict, skipped, *, age: float) -> KeySet:
+        """Make `keys`, fetched `age` seconds ago, the current key set."""
+        previous = self._key_set
+        key_set = KeySet(
+            keys=keys,
+            fetched_at=self.clock() - age,
+            version=(previous.version + 1) if previous else 1,
+            skipped=tuple(skipped),
+        )
+        self._key_set = key_set
+        return key_set
+
+    def _notify(self, key_set: KeySet) -> None:
         for listener in self._listeners:
             listener(key_set)
+
+    def _save_persisted(self, public_document: dict) -> None:
+        if self.persistence is None or self.persisted_max_age <= 0:
+            return
+        try:
+            self.persistence.save(public_document, self.wall_clock())
+        except Exception as exc:  # noqa: BLE001 - a second source never breaks key loading
+            logger.warning("The fetched JWKS was not saved for other processes: %s", exc)
+
+    def _load_persisted(self) -> KeySet | None:
+        """The saved key set, when this store has none and the fetch failed; None if there is no
+        saved one, it is older than `persisted_max_age`, or it cannot be read or used."""
+        if self.persistence is None or self.persisted_max_age <= 0:
+            return None
+        try:
+            saved = self.persistence.load()
+        except Exception as exc:  # noqa: BLE001 - a second source never breaks key loading
+            logger.warning("The saved JWKS could not be read: %s", exc)
+            return None
+        if saved is None:
+            return None
+        document, fetched_at = saved
+        age = self.wall_clock() - fetched_at
+        if not -PERSISTED_CLOCK_SKEW <= age <= self.persisted_max_age:
+            logger.warning(
+                "The saved JWKS is not used: fetched %.0f s ago, the limit is %g s",
+                age,
+                self.persisted_max_age,
+            )
+            return None
+        try:
+            keys, skipped, _ = _parse_jwks(document, algorithms=self.algorithms)
+        except JWKSError as exc:
+            logger.warning("The saved JWKS is not used: %s", exc)
+            return None
+        key_set = self._install(keys, skipped, age=max(age, 0.0))
+        metrics.SIGNING_KEYS.set(len(keys))
+        self._notify(key_set)
+        logger.warning(
+            "Serving the JWKS saved %.0f s ago (%d key(s)) until a fetch succeeds",
+            age,
+            len(keys),
+            extra={
+                "event": "jwks_saved_key_set",
+                "jwks": self.description,
+                "age_s": round(age, 1),
+                "key_count": len(keys),
+            },
+        )
         return key_set
 
     def load_in_background(self, *, max_delay: float = 30.0) -> threading.Thread:

@@ -32,8 +32,10 @@ def build_token_verifier(
 ) -> CachingTokenVerifier:
     """Build the verifier, its key store and its token cache from the `AUTH0` setting; `now` is
     their wall clock. `source`, a zero-argument callable returning a JWKS document, replaces the
-    JWKS URL (or the local issuer) the setting names."""
+    JWKS URL (or the local issuer) the setting names. A JWKS fetched from its URL is saved in the
+    database for the other processes (keyset_store.py) unless `JWKS_PERSISTED_MAX_AGE` is 0."""
     config = config or get_auth0_settings()
+    persistence = None
     if source is not None:
         description = "in-process JWKS"
     elif config.local_issuer:
@@ -44,12 +46,21 @@ def build_token_verifier(
     else:
         source = HTTPJWKSSource(config.jwks_url, timeout=config.jwks_timeout)
         description = config.jwks_url
+        if config.jwks_persisted_max_age > 0:
+            from django.conf import settings
+
+            from auth0_jwt.keyset_store import DatabaseKeySetStore
+
+            persistence = DatabaseKeySetStore(config.jwks_url, secret=settings.SECRET_KEY)
     options = {
         "algorithms": config.algorithms,
         "cache_lifetime": config.jwks_cache_lifetime,
         "min_refetch_interval": config.jwks_min_refetch_interval,
         "fetch_wait": config.jwks_timeout + 1,
         "description": description,
+        "persistence": persistence,
+        "persisted_max_age": config.jwks_persisted_max_age,
+        "wall_clock": now,
         **key_store_options,
     }
     verifier = TokenVerifier(

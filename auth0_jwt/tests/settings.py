@@ -69,5 +69,6 @@ AUTH0 = {
     "AUDIENCE": "https://api.example.test/",
     "JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json",  # replaced by the jwks_server fixture
     "JWKS_TIMEOUT": 5,  # generous: a loaded CI machine must not turn a healthy fetch into a failure
+    "JWKS_PERSISTED_MAX_AGE": 0,  # each test's key store starts from nothing (test_keyset_store.py)
     "LOCAL_ISSUER_KEY_DIR": Path(tempfile.gettempdir()) / "auth0-jwt-tests-unused-key-dir",
 }
