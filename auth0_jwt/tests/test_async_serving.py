@@ -6,13 +6,12 @@ each public request made during the wait is answered within 100 ms."""
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from auth0_jwt.tests.async_server import UvicornServer
 from auth0_jwt.tests.dpop_support import make_proof, thumbprint
-from conftest import default_claims, public_jwk
+from conftest import public_jwk
 
 JWKS_DELAY = 2.0  # seconds the JWKS server takes to answer
 LATENCY_BOUND = 0.1  # seconds: the bound on every public request made during the wait
@@ -30,10 +29,6 @@ def server(tmp_path, jwks_server):
         AUTH0_JWT_TEST_JWKS_URL=jwks_server.jwks_url,
     ) as served:
         yield served
-
-
-def token(key, kid="test-key-1", **claims) -> str:
-    return jwt.encode(default_claims(**claims), key, algorithm="RS256", headers={"kid": kid})
 
 
 def bearer(raw_token: str) -> dict:
@@ -61,13 +56,13 @@ def public_latencies(server, rounds: int = 5) -> list[float]:
 
 
 def test_public_requests_are_answered_while_token_requests_wait_for_the_first_key_set(
-    server, jwks_server, rsa_key
+    server, jwks_server, make_token
 ):
     jwks_server.delay = JWKS_DELAY
     # A fresh process's first request imports the URLconf (on the loop, as Django does), and
     # starts the background key load (apps.py): the token requests then wait for that fetch.
     assert server.get(PUBLIC_PATHS[0]).status == 200
-    raw_token = token(rsa_key, scope="read:messages")
+    raw_token = make_token(scope="read:messages")
     with ThreadPoolExecutor(len(TOKEN_PATHS)) as pool:
         waiting = [pool.submit(server.get, path, **bearer(raw_token)) for path in TOKEN_PATHS]
         wait_for_fetches(jwks_server, 1)
@@ -84,18 +79,18 @@ def test_public_requests_are_answered_while_token_requests_wait_for_the_first_ke
 
 
 def test_an_unknown_kids_refetch_holds_up_only_its_own_request(
-    server, jwks_server, rsa_key, other_rsa_key
+    server, jwks_server, make_token, rsa_key, other_rsa_key
 ):
-    assert server.get(TOKEN_PATHS[0], **bearer(token(rsa_key, scope="read:messages"))).status == 200
+    assert server.get(TOKEN_PATHS[0], **bearer(make_token(scope="read:messages"))).status == 200
     jwks_server.publish(public_jwk(rsa_key), public_jwk(other_rsa_key, kid="key-2"))
     jwks_server.delay = JWKS_DELAY
-    rotated = token(other_rsa_key, kid="key-2", scope="read:messages")
+    rotated = make_token(key=other_rsa_key, kid="key-2", scope="read:messages")
     with ThreadPoolExecutor(1) as pool:
         refetching = pool.submit(server.get, TOKEN_PATHS[0], **bearer(rotated))
         wait_for_fetches(jwks_server, 2)
         latencies = public_latencies(server)
         # A token whose key is loaded is served at once, the refetch still in flight.
-        known = server.get(TOKEN_PATHS[0], **bearer(token(rsa_key, scope="read:messages")))
+        known = server.get(TOKEN_PATHS[0], **bearer(make_token(scope="read:messages")))
         assert not refetching.done()
         answer = refetching.result()
     assert max(latencies) < LATENCY_BOUND, latencies
@@ -103,9 +98,9 @@ def test_an_unknown_kids_refetch_holds_up_only_its_own_request(
     assert answer.status == 200, (answer, server.log_text())
 
 
-def test_dpop_under_asgi_checks_replays_in_the_database(server, rsa_key):
+def test_dpop_under_asgi_checks_replays_in_the_database(server, make_token):
     client_key = ec.generate_private_key(ec.SECP256R1())
-    bound = token(rsa_key, cnf={"jkt": thumbprint(client_key)})
+    bound = make_token(cnf={"jkt": thumbprint(client_key)})
     url = server.url("/django/async/private/")
     proof = make_proof(client_key, token=bound, url=url)
     headers = {"Authorization": f"DPoP {bound}", "DPoP": proof}

@@ -28,6 +28,15 @@ def client_key():
     return ec.generate_private_key(ec.SECP256R1())
 
 
+def asgi_get(path: str, **options):
+    """A GET through Django's ASGI handler (the async test client), from a sync test."""
+
+    async def get():
+        return await AsyncClient().get(path, **options)
+
+    return async_to_sync(get)()
+
+
 class Threads:
     """Where each step ran: the event loop's thread, and the threads of the blocking steps."""
 
@@ -155,9 +164,7 @@ def test_an_async_view_gets_a_loaded_user_not_a_lazy_one(settings, make_token):
     ]
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
     token = make_token(scope="openid")
-    response = async_to_sync(AsyncClient().get)(
-        "/django/async/whoami/", headers={"Authorization": f"Bearer {token}"}
-    )
+    response = asgi_get("/django/async/whoami/", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.content
     assert response.json() == {
         "method": "GET",
@@ -170,9 +177,8 @@ def test_an_async_view_gets_a_loaded_user_not_a_lazy_one(settings, make_token):
 
 
 def test_a_disabled_user_never_reaches_an_async_view(make_token):
-    client = AsyncClient()
     token = make_token(sub="auth0|gone")
-    get = async_to_sync(client.get)
+    get = asgi_get
     assert (
         get("/django/async/whoami/", headers={"Authorization": f"Bearer {token}"}).status_code
         == 200
@@ -191,7 +197,7 @@ def test_adrf_async_views_use_the_drf_authentication_class_as_it_is(make_token):
     (`sync_to_async(self.initial)`), so the sync `JSONWebTokenAuthentication` waits there, never on
     the loop; an `async def authenticate` would be called back through `async_to_sync` from that
     thread and gain nothing (test_django_views.py compares every adrf answer with DRF's)."""
-    get = async_to_sync(AsyncClient().get)
+    get = asgi_get
     response = get(
         "/adrf/private-scoped/",
         headers={"Authorization": f"Bearer {make_token(scope='read:messages')}"},
