@@ -32,9 +32,11 @@ def build_token_verifier(
 ) -> CachingTokenVerifier:
     """Build the verifier, its key store and its token cache from the `AUTH0` setting; `now` is
     their wall clock. `source`, a zero-argument callable returning a JWKS document, replaces the
-    JWKS URL (or the local issuer) the setting names. A JWKS fetched from its URL is saved in the
-    database for the other processes (keyset_store.py) unless `JWKS_PERSISTED_MAX_AGE` is 0."""
+    JWKS URL (or the local issuer) the setting names; so does the one given to `use_jwks_source`.
+    A JWKS fetched from its URL is saved in the database for the other processes (keyset_store.py)
+    unless `JWKS_PERSISTED_MAX_AGE` is 0."""
     config = config or get_auth0_settings()
+    source = source or _jwks_source
     persistence = None
     if source is not None:
         description = "in-process JWKS"
@@ -74,15 +76,10 @@ def build_token_verifier(
     return CachingTokenVerifier(verifier, max_size=config.token_cache_size)
 
 
-# The JWKS source of the process-wide verifier when one is given in-process (use_jwks_source).
+# The JWKS source given in-process (use_jwks_source): every verifier built meanwhile uses it.
 _jwks_source: Callable[[], Any] | None = None
 
-
-def _build_process_token_verifier() -> CachingTokenVerifier:
-    return build_token_verifier(source=_jwks_source)
-
-
-_token_verifier: ProcessWide[CachingTokenVerifier] = ProcessWide(_build_process_token_verifier)
+_token_verifier: ProcessWide[CachingTokenVerifier] = ProcessWide(build_token_verifier)
 
 
 def get_token_verifier() -> CachingTokenVerifier:
@@ -96,10 +93,10 @@ def reset_token_verifier(verifier: CachingTokenVerifier | None = None) -> None:
 
 
 def use_jwks_source(source: Callable[[], Any] | None) -> Callable[[], Any] | None:
-    """Build the process-wide verifier over `source` (a zero-argument callable returning a JWKS
-    document, as auth0_jwt.testing's issuer gives) instead of the JWKS URL the settings name: from
-    now on, and again after every settings change, until `use_jwks_source(None)`. Returns the
-    source in use before, for the caller to put back."""
+    """Build every verifier over `source` (a zero-argument callable returning a JWKS document, as
+    auth0_jwt.testing's issuer gives) instead of the JWKS URL the settings name: the process-wide
+    one (rebuilt now, and after every settings change) and any other built meanwhile, until
+    `use_jwks_source(None)`. Returns the source in use before, for the caller to put back."""
     global _jwks_source
     previous, _jwks_source = _jwks_source, source
     _token_verifier.replace()
