@@ -4,7 +4,8 @@ request authenticator), and `DjangoRequest`, a Django request as the authenticat
 
 Each object is built on first use and built again when `AUTH0` or `DEBUG` changes (conf.py's
 `ProcessWide`); tests replace one with `reset_token_verifier(...)` and the like, and
-`use_jwks_source(...)` gives the verifier its keys in-process (auth0_jwt.testing's issuer).
+`use_jwks_source(...)` gives the verifier its keys in-process and `use_replay_namespace(...)` keeps
+each test's DPoP proofs apart (auth0_jwt.testing's issuer).
 """
 
 import hashlib
@@ -170,13 +171,30 @@ def build_request_authenticator(config: Auth0Settings | None = None) -> RequestA
 
 class _LazyReplayStore:
     """The process-wide replay store, looked up on each use: it is built (and its Redis client
-    imported) on the first DPoP request, and a store replaced by a test takes effect at once."""
+    imported) on the first DPoP request, and a store replaced by a test takes effect at once. Keys
+    go in the namespace `use_replay_namespace` names, if any."""
 
     def __init__(self, get_store: Callable):
         self.get_store = get_store
 
     def remember(self, key: str, expires_at: float) -> bool:
+        namespace = _replay_namespace
+        if namespace is not None:
+            key = hashlib.sha256(f"{namespace}\n{key}".encode()).hexdigest()
         return self.get_store().remember(key, expires_at)
+
+
+# The namespace of the replay store's keys (use_replay_namespace), None outside tests.
+_replay_namespace: str | None = None
+
+
+def use_replay_namespace(namespace: str | None) -> str | None:
+    """Remember DPoP proofs in `namespace` (hashed into each key, which keeps its length) until
+    `use_replay_namespace(None)`: tests that share a replay store, as parallel test processes share
+    a Redis server, then never see each other's proofs. Returns the namespace in use before."""
+    global _replay_namespace
+    previous, _replay_namespace = _replay_namespace, namespace
+    return previous
 
 
 _request_authenticator: ProcessWide[RequestAuthenticator] = ProcessWide(
