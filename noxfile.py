@@ -4,8 +4,8 @@ Each session installs the package from this directory (so its declared dependenc
 resolve), the Django and Django REST framework of that line, and the test tools pinned in
 requirements-dev.txt, then runs auth0_jwt/tests with the package-only settings
 (auth0_jwt/tests/settings.py: no example service). The Django 4.2 session also installs the floors
-pyproject.toml declares for DRF, PyJWT and Django Ninja, so the lower bounds are tested, not
-assumed; the Django 5.2 session the newest Ninja the `ninja` extra allows.
+pyproject.toml declares for DRF, PyJWT, asgiref and Django Ninja, so the lower bounds are tested,
+not assumed; the Django 5.2 session the newest Ninja the `ninja` extra allows.
 """
 
 import ast
@@ -27,6 +27,7 @@ MATRIX = {
         "djangorestframework~=3.15.0",
         "PyJWT[crypto]~=2.15.0",
         "cryptography~=42.0",
+        "asgiref~=3.7.0",
         "django-ninja==1.4.0",
     ],
     "5.2": [
@@ -37,7 +38,8 @@ MATRIX = {
     ],
 }
 
-# uvicorn (and what it needs) serves the async operations in test_ninja_serving.py.
+# uvicorn (and what it needs) serves the async operations in test_ninja_serving.py and the async
+# views in test_async_serving.py; adrf runs the DRF class in async views (test_async_views.py).
 TEST_TOOLS = (
     "pytest",
     "pytest-django",
@@ -46,6 +48,7 @@ TEST_TOOLS = (
     "uvicorn",
     "h11",
     "click",
+    "adrf",
 )
 
 # Tests that need the example service run in `make test`, not here: test modules that import it
@@ -97,7 +100,7 @@ def pinned(names) -> list[str]:
 @nox.parametrize("django", list(MATRIX), ids=[f"django-{line}" for line in MATRIX])
 def package(session, django):
     """The package's own tests on one Django line."""
-    session.install(*MATRIX[django], *pinned(TEST_TOOLS), ".[openapi,redis,metrics,ninja]")
+    session.install(*MATRIX[django], *pinned(TEST_TOOLS), ".[drf,openapi,redis,metrics,ninja]")
     session.run("python", "-c", VERSIONS)
     session.run(
         "python",

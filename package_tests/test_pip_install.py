@@ -141,11 +141,14 @@ def test_the_wheel_holds_the_package_and_nothing_else(wheel):
         if line.startswith("Requires-Dist: ") and "extra ==" not in line
     )
     assert requirements == [
+        "asgiref>=3.7",
         "cryptography>=42",
         "django>=4.2",
-        "djangorestframework>=3.15",
         "pyjwt[crypto]>=2.15",
     ]
+    # DRF is the `drf` extra: a project with plain views or Django Ninja does not get it.
+    assert "Provides-Extra: drf" in metadata
+    assert "Requires-Dist: djangorestframework>=3.15; extra == 'drf'" in metadata
     assert "License-Expression: MIT" in metadata
     assert "# drf-auth0-jwt" in metadata  # the package README is the long description
 
@@ -282,9 +285,10 @@ def project(tmp_path_factory, wheel, tenant):
     venv = folder / "venv"
     run(sys.executable, "-m", "venv", str(venv))
     python = venv / "bin" / "python"
-    # As a newcomer would: the wheel alone; Django, DRF, PyJWT and cryptography come from its
-    # declared ranges (on Python 3.11 the newest Django is 5.2: Django 6 needs Python 3.12).
-    run(str(python), *PIP, "install", "--quiet", str(wheel))
+    # As a newcomer to the DRF integration would: the wheel with its `drf` extra; Django, DRF,
+    # PyJWT and cryptography come from its declared ranges (on Python 3.11 the newest Django is
+    # 5.2: Django 6 needs Python 3.12).
+    run(str(python), *PIP, "install", "--quiet", f"{wheel}[drf]")
     site = folder / "site"
     site.mkdir()
     run(str(venv / "bin" / "django-admin"), "startproject", "mysite", str(site))
