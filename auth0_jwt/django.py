@@ -27,6 +27,7 @@ from functools import wraps
 
 from asgiref.sync import iscoroutinefunction
 from django.http import JsonResponse
+from django.views import View
 
 from auth0_jwt.authenticator import AuthError, scopes_for_method
 from auth0_jwt.runtime import DjangoRequest, get_request_authenticator
@@ -49,6 +50,8 @@ def requires_auth(view=None, *, scopes=()):
     function view, sync or async; `@requires_auth` alone requires no scope."""
     if view is not None and not callable(view):
         raise TypeError("requires_auth takes the scopes by keyword: @requires_auth(scopes=[...])")
+    scopes = () if scopes is None else scopes
+    scopes_for_method(scopes, "GET")  # a value that is not scopes fails here, not on a request
 
     def decorate(view):
         if iscoroutinefunction(view):
@@ -57,7 +60,7 @@ def requires_auth(view=None, *, scopes=()):
             async def wrapper(request, *args, **kwargs):
                 authenticator = get_request_authenticator()
                 verdict = await authenticator.aauthenticate(DjangoRequest(request))
-                refusal = _admit(request, verdict, scopes_for_method(scopes, request.method))
+                refusal = _admit(request, authenticator, verdict, scopes)
                 if refusal is not None:
                     return error_response(refusal)
                 return await view(request, *args, **kwargs)
@@ -66,8 +69,9 @@ def requires_auth(view=None, *, scopes=()):
 
             @wraps(view)
             def wrapper(request, *args, **kwargs):
-                verdict = get_request_authenticator().authenticate(DjangoRequest(request))
-                refusal = _admit(request, verdict, scopes_for_method(scopes, request.method))
+                authenticator = get_request_authenticator()
+                verdict = authenticator.authenticate(DjangoRequest(request))
+                refusal = _admit(request, authenticator, verdict, scopes)
                 if refusal is not None:
                     return error_response(refusal)
                 return view(request, *args, **kwargs)
@@ -79,10 +83,17 @@ def requires_auth(view=None, *, scopes=()):
 
 
 class Auth0TokenRequiredMixin:
-    """For class-based views (put it first among the bases): every method requires a valid token
-    holding `required_scopes` (a list, or a dict per HTTP method)."""
+    """For class-based views, before `View` (or its subclass) among the bases: every method
+    requires a valid token holding `required_scopes` (a list, or a dict per HTTP method)."""
 
     required_scopes = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        mro = cls.__mro__
+        if View in mro and mro.index(View) < mro.index(Auth0TokenRequiredMixin):
+            # Behind View, View.dispatch would serve every request unauthenticated.
+            raise TypeError(f"{cls.__name__}: put Auth0TokenRequiredMixin before View in its bases")
 
     @classmethod
     def as_view(cls, **initkwargs):
@@ -93,28 +104,32 @@ class Auth0TokenRequiredMixin:
     def dispatch(self, request, *args, **kwargs):
         if self.view_is_async:
             return self._adispatch(request, *args, **kwargs)
-        verdict = get_request_authenticator().authenticate(DjangoRequest(request))
-        refusal = _admit(request, verdict, scopes_for_method(self.required_scopes, request.method))
+        authenticator = get_request_authenticator()
+        verdict = authenticator.authenticate(DjangoRequest(request))
+        refusal = _admit(request, authenticator, verdict, self.required_scopes)
         if refusal is not None:
             return error_response(refusal)
         return super().dispatch(request, *args, **kwargs)
 
     async def _adispatch(self, request, *args, **kwargs):
-        verdict = await get_request_authenticator().aauthenticate(DjangoRequest(request))
-        refusal = _admit(request, verdict, scopes_for_method(self.required_scopes, request.method))
+        authenticator = get_request_authenticator()
+        verdict = await authenticator.aauthenticate(DjangoRequest(request))
+        refusal = _admit(request, authenticator, verdict, self.required_scopes)
         if refusal is not None:
             return error_response(refusal)
         return await super().dispatch(request, *args, **kwargs)
 
 
-def _admit(request, verdict, scopes: tuple[str, ...]) -> AuthError | None:
-    """The refusal of the authenticator's verdict; on a pass, the request's user and token set."""
+def _admit(request, authenticator, verdict, scopes) -> AuthError | None:
+    """The refusal of the authenticator's verdict and the `scopes` for the request's method; on a
+    pass, the request's user and token set."""
     if verdict is None:
-        return get_request_authenticator().not_authenticated()
+        return authenticator.not_authenticated()
     if isinstance(verdict, AuthError):
         return verdict
-    if scopes:
-        refusal = get_request_authenticator().check_scopes(verdict.token, scopes)
+    required = scopes_for_method(scopes, request.method)
+    if required:
+        refusal = authenticator.check_scopes(verdict.token, required)
         if refusal is not None:
             return refusal
     user = verdict.user

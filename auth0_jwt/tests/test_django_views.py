@@ -418,3 +418,19 @@ def test_the_decorator_keeps_the_views_name_and_kind():
 def test_scopes_are_given_by_keyword():
     with pytest.raises(TypeError, match=r"@requires_auth\(scopes=\[...\]\)"):
         requires_auth("read:messages")
+
+
+def test_scopes_that_are_not_scopes_fail_at_decoration():
+    with pytest.raises(TypeError):
+        requires_auth(scopes=5)
+
+
+def test_the_mixin_behind_view_would_serve_unauthenticated_so_it_is_refused():
+    from django.views import View
+
+    from auth0_jwt.django import Auth0TokenRequiredMixin
+
+    with pytest.raises(TypeError, match="put Auth0TokenRequiredMixin before View in its bases"):
+
+        class Unprotected(View, Auth0TokenRequiredMixin):
+            pass
