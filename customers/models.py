@@ -45,3 +45,36 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+class IdempotencyKey(models.Model):
+    """The answer to a POST /api/customers/ sent with an `Idempotency-Key`, kept so that a retry
+    with the same key (by the same owner) gets that answer again instead of a second customer.
+
+    The row is written in the transaction of the create it answers: it is committed with the
+    customer, or not at all (customers/idempotency.py).
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=IDEMPOTENCY_KEY_MAX_LENGTH)
+    # SHA-256 of the method, the path and the JSON body as parsed: the same key with another
+    # request is refused (422).
+    fingerprint = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(default=0)
+    body = models.TextField(blank=True)  # the answer's JSON
+    location = models.CharField(max_length=2048, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "key"], name="customers_idempotencykey_unique_owner_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status})"

@@ -13,7 +13,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ParseError, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from auth0_jwt.permissions import HasRequiredScopes
 from auth0_jwt.schema import ErrorSerializer
+from customers import idempotency
 from customers.models import Customer
 from customers.pagination import CustomerPagination
 from customers.parsers import LimitedJSONParser
@@ -125,11 +126,72 @@ VALIDATION_FAILED = OpenApiResponse(
     description="Refused input: messages by field (a duplicate email is an `email` error), or "
     "`detail` for a body that is not valid JSON.",
 )
+IDEMPOTENCY_KEY = OpenApiParameter(
+    idempotency.HEADER,
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": r"^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$",
+    },
+    OpenApiParameter.HEADER,
+    description=(
+        "Makes the create safe to retry (draft-ietf-httpapi-idempotency-key-header): a unique "
+        "value per create, e.g. a UUID; 1 to 255 printable ASCII characters. A retry with the "
+        "same key and the same body, by the same user, within 24 hours, gets the first answer "
+        "again (a 201, or the 400 refusing the body; marked `Idempotent-Replayed: true`) and "
+        "stores nothing new. Answers given before the create runs (400 for a bad key or "
+        "malformed JSON, 401, 403, 413, 415), 409, 422 and 5xx stored nothing: the same key may "
+        "be sent again. The same key with another body: 422. While the first request is still "
+        "running, a retry waits for its answer, then 409."
+    ),
+)
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    str,
+    OpenApiParameter.HEADER,
+    enum=["true"],
+    description="`true` when the answer is the stored answer of an earlier request with the "
+    "same `Idempotency-Key`.",
+    response=[201, 400],
+)
+IN_PROGRESS_RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    description="Seconds to wait before retrying.",
+    response=[409],
+)
 WRITE_ERRORS = {
     400: VALIDATION_FAILED,
     413: OpenApiResponse(ErrorSerializer, description="The request body is over 64 KiB."),
     415: OpenApiResponse(ErrorSerializer, description="The body is not `application/json`."),
 }
+
+
+class IdempotencyKeyReused(APIException):
+    """The Idempotency-Key was sent before with another request (another body)."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = (
+        "This Idempotency-Key was already used with a different request. Send a new key for a "
+        "new request, or the first request unchanged to get its answer."
+    )
+    default_code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInProgress(APIException):
+    """A request with the same Idempotency-Key is still being processed."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = (
+        "A request with this Idempotency-Key is still being processed. Try again shortly."
+    )
+    default_code = "idempotency_key_in_progress"
+
+    def __init__(self):
+        super().__init__()
+        self.wait = int(idempotency.IN_PROGRESS_RETRY_AFTER)  # DRF sends it as Retry-After
 
 
 class CustomerAPIView(APIView):
@@ -176,7 +238,20 @@ class CustomerAPIView(APIView):
         operation_id="customers_create",
         summary="Create a customer",
         request=CustomerInputSerializer,
-        responses={201: CustomerOutputSerializer, **WRITE_ERRORS},
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, IN_PROGRESS_RETRY_AFTER],
+        responses={
+            201: CustomerOutputSerializer,
+            **WRITE_ERRORS,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="A request with this `Idempotency-Key` is still being processed "
+                "after a few seconds of waiting for it; retry after `Retry-After` seconds.",
+            ),
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="This `Idempotency-Key` was used before with a different request body.",
+            ),
+        },
     ),
 )
 @extend_schema(tags=["customers"])
@@ -200,16 +275,52 @@ class CustomerListCreateView(CustomerAPIView):
         return paginator.get_paginated_response(CustomerOutputSerializer(page, many=True).data)
 
     def post(self, request):
-        """Create a customer owned by the token's user; its email must be new among yours."""
-        serializer = CustomerInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        customer = customer_create(owner=request.user, **serializer.validated_data)
+        """Create a customer owned by the token's user; its email must be new among yours.
+
+        Send an `Idempotency-Key` to make the create safe to retry: a retry gets the first
+        answer again instead of creating a second customer."""
+        try:
+            key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+        except idempotency.InvalidIdempotencyKey as exc:
+            raise ParseError(str(exc)) from None
+        data = request.data  # a body that cannot be parsed is refused before a key is kept
+
+        def create() -> idempotency.Answer:
+            return self.create_customer(request, data)
+
+        if key is None:
+            return self.answer(create())
+        fingerprint = idempotency.request_fingerprint(request.method, request.path, data)
+        try:
+            answer, replayed = idempotency.answer_once(
+                owner=request.user, key=key, fingerprint=fingerprint, perform=create
+            )
+        except idempotency.IdempotencyKeyReused:
+            raise IdempotencyKeyReused() from None
+        except idempotency.IdempotencyKeyInProgress:
+            raise IdempotencyKeyInProgress() from None
+        return self.answer(answer, replayed=replayed)
+
+    def create_customer(self, request, data) -> idempotency.Answer:
+        """The create's answer: 201 with the customer, or 400 with the refused fields."""
+        serializer = CustomerInputSerializer(data=data)
+        if not serializer.is_valid():
+            return idempotency.Answer(status.HTTP_400_BAD_REQUEST, serializer.errors)
+        try:
+            customer = customer_create(owner=request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            return idempotency.Answer(status.HTTP_400_BAD_REQUEST, as_serializer_error(exc))
         location = reverse("customer-detail", kwargs={"id": customer.id}, request=request)
-        return Response(
-            CustomerOutputSerializer(customer).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Location": location},
+        return idempotency.Answer(
+            status.HTTP_201_CREATED, CustomerOutputSerializer(customer).data, location
         )
+
+    @staticmethod
+    def answer(answer: idempotency.Answer, *, replayed: bool = False) -> Response:
+        headers = {"Location": answer.location} if answer.location else {}
+        if replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(answer.body, status=answer.status, headers=headers)
 
 
 @extend_schema_view(
