@@ -1,24 +1,46 @@
-"""Shared test fixtures: real RSA keys made in the test session, a real JWKS server on 127.0.0.1,
-real RS256 tokens, and a fake monotonic clock for the key store's cache and rate limits.
+"""Shared test fixtures: the test tenant (auth0_jwt.testing's issuer: its key pair made once per
+session, its tokens real RS256), a real JWKS server on 127.0.0.1 for the tests of how keys are
+fetched, and a fake monotonic clock for the key store's cache and rate limits.
 
-Nothing here patches the project: the service is configured through its `AUTH0` setting, and the
-clock is handed to the key store through its constructor.
+Where a test's keys come from: a test that asks for the JWKS server (or another source the settings
+name) gets its keys over HTTP, as in production; every other test runs against the testing
+plugin's issuer, which gives the verifier its keys in-process. Either way the tokens are minted by
+the plugin (`make_token` signs with its key, `auth0_token` is the plugin's own fixture).
+
+Nothing here patches the project: the service is configured through its `AUTH0` setting and the
+package's own seams, and the clock is handed to the key store through its constructor.
 """
 
 import base64
+import importlib.metadata
 import json
 import os
 import threading
 import time
+import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from auth0_jwt.runtime import build_token_verifier, reset_token_verifier
+from auth0_jwt.testing import KID as TEST_ISSUER_KID
+from auth0_jwt.testing import Auth0TestIssuer
+
+
+def _plugin_autoloaded() -> bool:
+    """Whether pytest loads auth0_jwt's plugin by itself: the distribution is installed (its
+    pytest11 entry point; e.g. the nox sessions) and plugin autoloading is on."""
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return False
+    entry_points = importlib.metadata.entry_points(group="pytest11")
+    return any(entry_point.value == "auth0_jwt.testing.plugin" for entry_point in entry_points)
+
+
+# This repository runs the package in place, without the installed entry point: load it here
+# (loading it twice would be an error).
+pytest_plugins = [] if _plugin_autoloaded() else ["auth0_jwt.testing.plugin"]
 
 # CI explores the same examples on every run, so a red run always means a change broke something;
 # locally, hypothesis draws new examples each time and remembers failures in .hypothesis/.
@@ -26,10 +48,21 @@ hypothesis_settings.register_profile("ci", derandomize=True, database=None, prin
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
+# The test tenant: pytest.ini gives the plugin's issuer the same iss and aud.
 ISSUER = "https://tenant.example.test/"
 AUDIENCE = "https://api.example.test/"
-KID = "test-key-1"
+KID = TEST_ISSUER_KID
 JWKS_PATH = "/.well-known/jwks.json"
+TEST_ISSUER = Auth0TestIssuer(issuer=ISSUER, audience=AUDIENCE)
+
+# Fixtures of tests about where the keys come from (over HTTP, the local issuer): those tests get
+# their keys as the settings say; every other test from the plugin's issuer, in-process.
+KEYS_FROM_SETTINGS = ("jwks_server", "raw_http_server", "local_mode")
+
+
+def keys_from_settings(request) -> bool:
+    """Whether this test's keys come from the source the settings name, not the plugin's issuer."""
+    return any(name in request.fixturenames for name in KEYS_FROM_SETTINGS)
 
 
 # --- Keys -----------------------------------------------------------------------------------------
@@ -37,14 +70,14 @@ JWKS_PATH = "/.well-known/jwks.json"
 
 @pytest.fixture(scope="session")
 def rsa_key():
-    """The test tenant's signing key."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """The test tenant's signing key: the testing plugin's, made once per session."""
+    return TEST_ISSUER.private_key
 
 
 @pytest.fixture(scope="session")
 def other_rsa_key():
-    """A second key: a rotated-in key, or an attacker's key."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """A second key: a rotated-in key, or an attacker's key (the plugin's stranger key)."""
+    return TEST_ISSUER.stranger_key
 
 
 def b64url(data: bytes) -> str:
@@ -182,8 +215,18 @@ def clock():
 
 
 @pytest.fixture(autouse=True)
-def auth0_settings(settings, jwks_server, clock):
-    """Point the service at the test JWKS server; the key store runs on the fake clock."""
+def auth0_settings(request, settings, clock):
+    """Point the service at the test tenant: the testing plugin's issuer (keys in-process), or,
+    for a test about fetching keys, the test JWKS server, with the key store on the fake clock.
+    A unittest `TestCase` brings its own `Auth0TestIssuer`, as a project's does."""
+    if isinstance(request.instance, unittest.TestCase):
+        yield settings.AUTH0
+        return
+    if not keys_from_settings(request):
+        request.getfixturevalue("auth0_issuer")
+        yield settings.AUTH0
+        return
+    jwks_server = request.getfixturevalue("jwks_server")
     settings.AUTH0 = {
         **settings.AUTH0,
         "ISSUER": ISSUER,
@@ -227,16 +270,16 @@ def default_claims(**overrides) -> dict:
 
 
 @pytest.fixture
-def make_token(rsa_key):
-    """Sign a real RS256 token: valid by default; override claims, drop some, or change header."""
+def make_token():
+    """Sign a real token with the plugin's issuer (RS256, its key and kid): valid by default;
+    override claims, drop some, change the header, or sign with another key and algorithm."""
 
     def make(*, key=None, kid=KID, algorithm="RS256", headers=None, drop=(), **claims):
         payload = default_claims(**claims)
         for name in drop:
             payload.pop(name, None)
-        header_fields = {"kid": kid} if kid is not None else {}
-        header_fields.update(headers or {})
-        return jwt.encode(payload, key or rsa_key, algorithm=algorithm, headers=header_fields)
+        header_fields = {"kid": kid, **(headers or {})}
+        return TEST_ISSUER.sign(payload, headers=header_fields, key=key, algorithm=algorithm)
 
     return make
 

@@ -122,7 +122,7 @@ def test_mint_token_unknown_option_is_a_one_line_error(tmp_path):
 # --- inspect_token --------------------------------------------------------------------------------
 
 
-def test_inspect_token_accepts_a_valid_token_and_explains_it(make_token):
+def test_inspect_token_accepts_a_valid_token_and_explains_it(make_token, jwks_server):
     token = make_token(scope="read:messages", permissions=["read:customers"])
     out, status = run("inspect_token", token)
     assert status == 0
@@ -137,7 +137,7 @@ def test_inspect_token_accepts_a_valid_token_and_explains_it(make_token):
     assert out.rstrip().endswith("Verdict:     ACCEPTED - this service would accept this token.")
 
 
-def test_inspect_token_names_each_mismatch_and_exits_1(make_token, other_rsa_key):
+def test_inspect_token_names_each_mismatch_and_exits_1(make_token, other_rsa_key, jwks_server):
     now = int(time.time())
     token = make_token(
         key=other_rsa_key, kid="rotated-away", aud="https://wrong/", iat=now - 7200, exp=now - 3600
