@@ -3,8 +3,6 @@ allowed, preflight answered without a token, nothing allowed by default."""
 
 import pytest
 
-from conftest import bearer
-
 pytestmark = pytest.mark.django_db
 
 APP = "https://app.example.test"
@@ -50,8 +48,8 @@ def test_the_401_of_a_cross_origin_call_is_readable_by_the_app(api_client, app_o
     )
 
 
-def test_a_cross_origin_call_with_a_token_succeeds(api_client, app_origin, make_token):
-    response = api_client.get("/api/private/", HTTP_ORIGIN=APP, **bearer(make_token()))
+def test_a_cross_origin_call_with_a_token_succeeds(auth0_api_client, app_origin):
+    response = auth0_api_client().get("/api/private/", HTTP_ORIGIN=APP)
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == APP
 

@@ -5,7 +5,6 @@ import io
 import json
 import logging
 import sys
-import time
 
 import pytest
 
@@ -41,15 +40,11 @@ def json_records(stream) -> list[dict]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def expired(make_token):
-    return make_token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)
-
-
 def test_a_rejected_token_is_one_json_line_with_reason_kid_iss_client_and_request_id(
-    api_client, make_token, log_lines
+    api_client, auth0_token, log_lines
 ):
     stream = log_lines(JSONFormatter())
-    token = expired(make_token)
+    token = auth0_token(expired=True)
     response = api_client.get("/api/private/", HTTP_X_REQUEST_ID="req-9", **bearer(token))
     assert response.status_code == 401
     [line] = [r for r in json_records(stream) if r.get("event") == "token_rejected"]
@@ -64,9 +59,11 @@ def test_a_rejected_token_is_one_json_line_with_reason_kid_iss_client_and_reques
     assert (line["client"], line["request_id"]) == ("127.0.0.1", "req-9")
 
 
-def test_no_log_line_holds_the_token_or_the_authorization_header(api_client, make_token, log_lines):
+def test_no_log_line_holds_the_token_or_the_authorization_header(
+    api_client, auth0_token, log_lines
+):
     stream = log_lines(JSONFormatter())
-    tokens = [expired(make_token), make_token(aud="other"), make_token()]
+    tokens = [auth0_token(expired=True), auth0_token(audience="other"), auth0_token()]
     for token in tokens:
         api_client.get("/api/private/", **bearer(token))
     api_client.get("/api/private/?access_token=" + tokens[2])
@@ -103,9 +100,9 @@ def test_a_failed_jwks_fetch_is_one_warning_line(key_store, jwks_server, log_lin
     assert "key_count" not in line
 
 
-def test_text_lines_carry_the_request_id_and_the_fields(api_client, make_token, log_lines):
+def test_text_lines_carry_the_request_id_and_the_fields(auth0_api_client, log_lines):
     stream = log_lines(TextFormatter())
-    api_client.get("/api/private/", HTTP_X_REQUEST_ID="req-text", **bearer(expired(make_token)))
+    auth0_api_client(expired=True).get("/api/private/", HTTP_X_REQUEST_ID="req-text")
     [line] = [x for x in stream.getvalue().splitlines() if "Token rejected" in x]
     assert line.endswith(
         " INFO auth0_jwt.authentication [req-text] Token rejected: The token has expired. "
@@ -121,8 +118,8 @@ def make_record(message, *args, **extra):
 
 
 @pytest.mark.parametrize("formatter", [JSONFormatter(), TextFormatter()])
-def test_formatters_redact_tokens_that_reach_a_message_anyway(formatter, make_token):
-    token = make_token()
+def test_formatters_redact_tokens_that_reach_a_message_anyway(formatter, auth0_token):
+    token = auth0_token()
     record = make_record("upstream said %s for %s", "Bearer " + token, "/cb?access_token=" + token)
     line = formatter.format(record)
     assert token not in line

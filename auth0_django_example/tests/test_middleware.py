@@ -12,7 +12,6 @@ from auth0_django_example.middleware import (
     BrowserMessageMiddleware,
     BrowserSessionMiddleware,
 )
-from conftest import bearer
 
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
@@ -37,10 +36,11 @@ def test_the_session_stack_is_django_own_middleware_for_the_admin_checks():
 
 @pytest.mark.parametrize("path", ["/api/public/", "/api/private/"])
 def test_api_answers_carry_no_session_or_csrf_cookie_and_keep_security_headers(
-    api_client, make_token, path
+    auth0_api_client, path
 ):
+    api_client = auth0_api_client()
     api_client.cookies["sessionid"] = "not-a-session"
-    response = api_client.get(path, **bearer(make_token()))
+    response = api_client.get(path)
     assert response.status_code == 200
     assert dict(response.cookies) == {}
     assert "Cookie" not in response.get("Vary", "")

@@ -3,12 +3,10 @@ carries it, and the log lines of the request name it."""
 
 import logging
 import re
-import time
 
 import pytest
 
 from auth0_django_example.request_id import current_request_id, request_id_from
-from conftest import bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -56,10 +54,10 @@ def test_request_id_from_keeps_valid_values_only():
     assert GENERATED.fullmatch(request_id_from("bad id"))
 
 
-def test_the_rejection_log_line_names_the_request_id(api_client, make_token, caplog):
-    token = make_token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)
+def test_the_rejection_log_line_names_the_request_id(auth0_api_client, caplog):
+    client = auth0_api_client(expired=True)
     with caplog.at_level(logging.INFO, logger="auth0_jwt"):
-        response = api_client.get("/api/private/", HTTP_X_REQUEST_ID="trace-42", **bearer(token))
+        response = client.get("/api/private/", HTTP_X_REQUEST_ID="trace-42")
     assert response.status_code == 401
     [record] = [r for r in caplog.records if getattr(r, "event", None) == "token_rejected"]
     assert record.request_id == "trace-42"

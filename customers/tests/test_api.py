@@ -1,4 +1,5 @@
-"""The customers API end to end: real RS256 tokens, a real JWKS server, the real database."""
+"""The customers API end to end: real RS256 tokens minted by the testing plugin (auth0_jwt.testing)
+and verified in full, the real database."""
 
 import datetime
 import json
@@ -34,11 +35,12 @@ def detail_url(customer_id) -> str:
 
 
 @pytest.fixture
-def as_user(make_token):
-    """Authorization headers for `sub` with `scope` (both scopes unless told)."""
+def as_user(auth0_token):
+    """Authorization headers for `sub` with `scope` (both scopes unless told), minted by the
+    testing plugin."""
 
     def headers(sub="auth0|alice", scope=ALL_SCOPES, **claims):
-        return bearer(make_token(sub=sub, scope=scope, **claims))
+        return bearer(auth0_token(sub=sub, scopes=scope, claims=claims))
 
     return headers
 
@@ -125,9 +127,9 @@ def test_create_takes_the_owner_from_the_token_never_from_the_body(api_client, a
     assert not body["created_at"].startswith("2000")
 
 
-def test_create_accepts_the_write_scope_as_an_rbac_permission(api_client, make_token):
-    token = make_token(sub="auth0|alice", permissions=["write:customers"])
-    response = api_client.post(LIST_URL, ADA, format="json", **bearer(token))
+def test_create_accepts_the_write_scope_as_an_rbac_permission(auth0_api_client):
+    client = auth0_api_client(sub="auth0|alice", permissions=["write:customers"])
+    response = client.post(LIST_URL, ADA, format="json")
     assert response.status_code == 201
 
 
@@ -587,9 +589,8 @@ def test_no_token_is_401_with_a_bearer_challenge(api_client, method):
     assert response["WWW-Authenticate"] == 'Bearer realm="api", DPoP algs="ES256"'
 
 
-def test_an_expired_token_is_401_invalid_token(api_client, make_token):
-    token = make_token(scope=ALL_SCOPES, exp=1_000_000, iat=999_000)
-    response = api_client.get(LIST_URL, **bearer(token))
+def test_an_expired_token_is_401_invalid_token(auth0_api_client):
+    response = auth0_api_client(scopes=ALL_SCOPES, expired=True).get(LIST_URL)
     assert response.status_code == 401
     assert response.json() == {"detail": "The token has expired."}
     assert response["WWW-Authenticate"] == (
@@ -636,8 +637,7 @@ def test_the_scope_check_comes_before_the_body_is_read(api_client, as_user):
     assert response.status_code == 403
 
 
-def test_read_scope_from_rbac_permissions_is_enough_to_list(api_client, make_token):
-    token = make_token(sub="auth0|alice", permissions=["read:customers"])
-    response = api_client.get(LIST_URL, **bearer(token))
+def test_read_scope_from_rbac_permissions_is_enough_to_list(auth0_api_client):
+    response = auth0_api_client(sub="auth0|alice", permissions=["read:customers"]).get(LIST_URL)
     assert response.status_code == 200
     assert response.json()["count"] == 0

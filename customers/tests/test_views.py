@@ -36,8 +36,8 @@ def test_private_endpoint_without_a_token_is_401_with_a_bearer_challenge(api_cli
     assert response["WWW-Authenticate"] == 'Bearer realm="api", DPoP algs="ES256"'
 
 
-def test_private_endpoint_with_a_valid_token_answers_with_the_subject(api_client, make_token):
-    response = api_client.get("/api/private/", **bearer(make_token(sub="auth0|abc")))
+def test_private_endpoint_with_a_valid_token_answers_with_the_subject(auth0_api_client):
+    response = auth0_api_client(sub="auth0|abc").get("/api/private/")
     assert response.status_code == 200
     assert response.json() == {
         "message": "Hello from a private endpoint! You need to be authenticated to see this.",
@@ -45,33 +45,32 @@ def test_private_endpoint_with_a_valid_token_answers_with_the_subject(api_client
     }
 
 
-def test_private_scoped_endpoint_accepts_the_scope_claim(api_client, make_token):
-    token = make_token(scope="openid read:messages write:messages")
-    response = api_client.get("/api/private-scoped/", **bearer(token))
+def test_private_scoped_endpoint_accepts_the_scope_claim(auth0_api_client):
+    client = auth0_api_client(scopes=["openid", "read:messages", "write:messages"])
+    response = client.get("/api/private-scoped/")
     assert response.status_code == 200
-    assert response.json()["sub"] == "auth0|user-1"
+    assert response.json()["sub"] == "auth0|test-user"
 
 
-def test_private_scoped_endpoint_accepts_rbac_permissions(api_client, make_token):
-    token = make_token(permissions=["read:messages"])
-    response = api_client.get("/api/private-scoped/", **bearer(token))
+def test_private_scoped_endpoint_accepts_rbac_permissions(auth0_api_client):
+    response = auth0_api_client(permissions=["read:messages"]).get("/api/private-scoped/")
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize(
-    "claims",
+    "grants",
     [
         {},
-        {"scope": "read:other write:messages"},
-        {"scope": "read:messages:all"},
+        {"scopes": ["read:other", "write:messages"]},
+        {"scopes": ["read:messages:all"]},
         {"permissions": []},
-        {"scope": ""},
+        {"scopes": []},
     ],
 )
 def test_private_scoped_endpoint_without_the_scope_is_403_insufficient_scope(
-    api_client, make_token, claims
+    auth0_api_client, grants
 ):
-    response = api_client.get("/api/private-scoped/", **bearer(make_token(**claims)))
+    response = auth0_api_client(**grants).get("/api/private-scoped/")
     assert response.status_code == 403
     assert response.json() == {
         "detail": "The access token lacks the scope this endpoint needs: read:messages."
