@@ -45,6 +45,7 @@ from auth0_jwt.dpop import (
     replay_key,
 )
 from auth0_jwt.keystore import KeySetUnavailable
+from auth0_jwt.organizations import OTHER_ORGANIZATION, OrganizationAllowList
 from auth0_jwt.verifier import TokenRejected, VerifiedToken, decode_segment
 
 # The logger operators route the rejection lines by; its name is kept from the first release.
@@ -231,6 +232,20 @@ def scopes_for_method(required, method: str) -> tuple[str, ...]:
     return tuple(required)
 
 
+_allow_lists: dict = {}
+
+
+def organization_allow_list(organizations) -> OrganizationAllowList:
+    """The allow-list of an endpoint's `organizations` (an id or name, or a list), built once."""
+    key = organizations if isinstance(organizations, str) else tuple(organizations)
+    allowed = _allow_lists.get(key)
+    if allowed is None:
+        allowed = OrganizationAllowList(key)
+        if len(_allow_lists) < 1024:  # endpoints' constants: a handful
+            _allow_lists[key] = allowed
+    return allowed
+
+
 # --- Challenges -----------------------------------------------------------------------------------
 
 
@@ -337,6 +352,16 @@ class RequestAuthenticator:
         if token.has_scopes(required):
             return None
         return self.insufficient_scope(required, token=token)
+
+    def check_organization(self, token: VerifiedToken, organizations) -> AuthError | None:
+        """None when `token` acts for one of `organizations` (an organization id `org_...`, or a
+        name, compared lower-cased with `org_name`; or a list of them), else the 401
+        `invalid_token` (Auth0: a token of another organization is deemed invalid)."""
+        if token.organization in organization_allow_list(organizations):
+            return None
+        self._log_rejection(None, OTHER_ORGANIZATION, token=token)
+        scheme = DPOP if "cnf" in token.claims else BEARER
+        return self.error("invalid_token", OTHER_ORGANIZATION, scheme=scheme)
 
     def _challenge(self, scheme: str, **parameters: str) -> str:
         if scheme == DPOP:
@@ -591,5 +616,6 @@ __all__ = [
     "UserUnavailable",
     "bearer_challenge",
     "dpop_challenge",
+    "organization_allow_list",
     "scopes_for_method",
 ]

@@ -2,12 +2,15 @@
 
 Only `DOMAIN` (or `ISSUER`) and `AUDIENCE` are required: `ISSUER` defaults to `https://DOMAIN/`
 and `JWKS_URL` to `ISSUER` + `.well-known/jwks.json`, each overridable; every other key has a
-default. A bad or missing value is an `ImproperlyConfigured` naming the key as it is written in
-settings (`AUTH0["LEEWAY"]`), one sentence per problem; the system checks report each one.
+default. A tenant with several custom domains lists them in `DOMAINS` instead (each accepted as
+the issuer `https://{domain}/`), or names a resolver that returns them (`DOMAINS_RESOLVER`).
+A bad or missing value is an `ImproperlyConfigured` naming the key as it is written in settings
+(`AUTH0["LEEWAY"]`), one sentence per problem; the system checks report each one.
 """
 
 import functools
 import math
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 # Asymmetric algorithms only: HMAC ("HS*") with a public JWKS would let anyone forge tokens.
 SUPPORTED_ALGORITHMS = frozenset(
@@ -69,6 +73,17 @@ class Auth0Settings:
     redis_url: str = ""  # the DPoP replay store: Redis when set, else the database
     dpop_nonce: bool = False  # server nonces (RFC 9449 section 9), see dpop.py
     user_mode: str = "database"  # USER_MODES
+    # Every accepted issuer, `issuer` first: one, or one per domain of `DOMAINS` (issuers.py).
+    issuers: tuple[str, ...] = ()
+    domains_resolver: str = ""  # the dotted path of a callable returning the domains
+    discovery: bool = False  # find each issuer's JWKS through its OpenID configuration
+    # Organizations (organizations.py): None, "required", or a tuple of ids and names.
+    organizations: str | tuple[str, ...] | None = None
+
+    @property
+    def multiple_issuers(self) -> bool:
+        """Whether tokens are routed by their `iss` among several issuers (or resolved ones)."""
+        return bool(self.domains_resolver) or len(self.issuers) > 1
 
 
 def setting_name(key: str) -> str:
@@ -98,25 +113,76 @@ class _Problems:
             return None
 
 
-def _domain(raw) -> str:
+def _domain(raw, key: str = "DOMAIN") -> str:
     """The tenant's domain as a bare host name (`https://` and a trailing `/` tolerated)."""
-    name = setting_name("DOMAIN")
-    if not isinstance(raw, str):
-        raise ImproperlyConfigured(
-            f'{name} must be a host name such as "tenant.us.auth0.com", got {raw!r}.'
-        )
-    domain = raw.strip().removeprefix("https://").rstrip("/")
-    parts = urlsplit(f"https://{domain}/")
+    from auth0_jwt.domains import parse_domain  # (this module imports no other of the package)
+
     try:
-        valid = bool(parts.hostname) and parts.path == "/" and not (parts.query or parts.fragment)
-        valid = valid and not parts.username and (parts.port is None or parts.port > 0)
-    except ValueError:  # a port that is not a number
-        valid = False
-    if not valid or "://" in domain:
+        return parse_domain(raw)
+    except ValueError:
         raise ImproperlyConfigured(
-            f'{name} must be a host name such as "tenant.us.auth0.com", got {raw!r}.'
+            f'{setting_name(key)} must be a host name such as "tenant.us.auth0.com", got {raw!r}.'
+        ) from None
+
+
+def _domains(raw) -> tuple[str, ...]:
+    """`DOMAINS`: a list of domains (or one comma-separated string), each as `DOMAIN` takes it."""
+    name = setting_name("DOMAINS")
+    if isinstance(raw, str):
+        raw = [item for item in raw.split(",") if item.strip()]
+    if not isinstance(raw, (list, tuple)) or not raw:
+        raise ImproperlyConfigured(
+            f'{name} must be a list of host names such as ["tenant.us.auth0.com", '
+            f'"login.example.com"], got {raw!r}.'
         )
-    return domain
+    from auth0_jwt.domains import MAX_ISSUERS
+
+    domains = tuple(dict.fromkeys(_domain(item, "DOMAINS") for item in raw))
+    if len(domains) > MAX_ISSUERS:
+        raise ImproperlyConfigured(f"{name} lists {len(domains)} domains; at most {MAX_ISSUERS}.")
+    return domains
+
+
+def _resolver(raw) -> str:
+    """`DOMAINS_RESOLVER`: the dotted path of a callable that returns the current domains."""
+    name = setting_name("DOMAINS_RESOLVER")
+    if not isinstance(raw, str) or "." not in raw.strip():
+        raise ImproperlyConfigured(
+            f"{name} must be the dotted path of a function returning the domains, such as "
+            f'"myproject.tenancy.auth0_domains", got {raw!r}.'
+        )
+    path = raw.strip()
+    try:
+        resolver = import_string(path)
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"{name} cannot be imported: {exc}.") from None
+    if not callable(resolver):
+        raise ImproperlyConfigured(f"{name} ({path}) is not callable.")
+    return path
+
+
+def _organizations(raw) -> str | tuple[str, ...] | None:
+    """`ORGANIZATIONS`: None, "required", or organization ids (`org_...`) and names."""
+    name = setting_name("ORGANIZATIONS")
+    if raw is None or raw == "" or raw == [] or raw == ():
+        return None
+    if isinstance(raw, str):
+        if raw.strip().lower() == "required":
+            return "required"
+        raw = [item for item in raw.split(",") if item.strip()]
+    entries = list(raw) if isinstance(raw, (list, tuple, set, frozenset)) else None
+    if not entries or not all(
+        isinstance(entry, str) and entry.strip() and not _SPACE_OR_CONTROL.search(entry.strip())
+        for entry in entries
+    ):
+        raise ImproperlyConfigured(
+            f'{name} must be None, "required", or a list of organization ids (org_...) and '
+            f"names, got {raw!r}."
+        )
+    return tuple(dict.fromkeys(entry.strip() for entry in entries))
+
+
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
 def _number(raw, name, *, minimum, maximum=math.inf, kind=float):
@@ -182,6 +248,35 @@ def _redis_url(raw):
     return raw
 
 
+def _issuers_of_domains(raw, problem: _Problems) -> tuple[str, ...] | None:
+    """The issuers of `DOMAINS` (or, with `DOMAINS_RESOLVER`, none until it is called); None when
+    neither is set. Either refuses `DOMAIN`, `ISSUER` and `JWKS_URL` beside it, naming both."""
+    from auth0_jwt.domains import issuer_for_domain
+
+    keys = [key for key in ("DOMAINS", "DOMAINS_RESOLVER") if raw.get(key)]
+    if not keys:
+        return None
+    for key in keys:
+        for single in ("DOMAIN", "ISSUER", "JWKS_URL"):
+            if raw.get(single):
+                problem.messages.append(
+                    f"{setting_name(key)} and {setting_name(single)} are both set: "
+                    f"{setting_name(key)} gives every domain (each domain's issuer is "
+                    f"https://<domain>/ and its keys are read from it); keep one of the two."
+                )
+    if len(keys) == 2:
+        problem.messages.append(
+            f"{setting_name('DOMAINS')} and {setting_name('DOMAINS_RESOLVER')} are both set: "
+            "keep the list, or the resolver that returns it."
+        )
+        return ()
+    if keys == ["DOMAINS_RESOLVER"]:
+        problem(_resolver, raw["DOMAINS_RESOLVER"])
+        return ()
+    domains = problem(_domains, raw["DOMAINS"])
+    return tuple(issuer_for_domain(domain) for domain in domains or ())
+
+
 def _issuer_and_jwks_url(raw, problem: _Problems, *, local: bool) -> tuple[str, str]:
     """`ISSUER` and `JWKS_URL` as set, or derived from `DOMAIN` (then from `ISSUER`)."""
     issuer = raw.get("ISSUER") or None
@@ -220,7 +315,15 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
         )  # fmt: skip
     problem = _Problems()
     local = bool(raw.get("LOCAL_ISSUER", False))
-    issuer, jwks_url = _issuer_and_jwks_url(raw, problem, local=local)
+    issuers = _issuers_of_domains(raw, problem)
+    if issuers is None:
+        issuer, jwks_url = _issuer_and_jwks_url(raw, problem, local=local)
+        issuers = (issuer,) if issuer else ()
+    else:
+        from auth0_jwt.domains import jwks_url_for_issuer
+
+        issuer = issuers[0] if issuers else ""
+        jwks_url = jwks_url_for_issuer(issuer) if issuer else ""
     audience = raw.get("AUDIENCE") or ""
     audience = audience.strip() if isinstance(audience, str) else ""
     if not audience:
@@ -305,7 +408,18 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
         redis_url=problem(_redis_url, raw.get("REDIS_URL")),
         dpop_nonce=problem(_switch, raw.get("DPOP_NONCE", False), setting_name("DPOP_NONCE")),
         user_mode=problem(_choice, raw.get("USER", "database"), setting_name("USER"), USER_MODES),
+        issuers=issuers,
+        domains_resolver=(raw.get("DOMAINS_RESOLVER") or "").strip()
+        if isinstance(raw.get("DOMAINS_RESOLVER"), str)
+        else "",
+        discovery=problem(_switch, raw.get("DISCOVERY", False), setting_name("DISCOVERY")),
+        organizations=problem(_organizations, raw.get("ORGANIZATIONS")),
     )
+    if config["discovery"] and raw.get("JWKS_URL"):
+        problem.messages.append(
+            f"{setting_name('DISCOVERY')} is on and {setting_name('JWKS_URL')} is set: discovery "
+            "reads each issuer's JWKS URL from its OpenID configuration; keep one of the two."
+        )
     if problem.messages:
         raise Auth0SettingsError(problem.messages)
     return Auth0Settings(**config)

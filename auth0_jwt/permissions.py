@@ -1,5 +1,7 @@
-"""Scope checks for DRF views: a view lists the scopes it needs, per HTTP method or for all."""
+"""Scope and organization checks for DRF views: a view lists the scopes it needs, per HTTP method
+or for all, and may belong to one Auth0 organization (or a few)."""
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.permissions import BasePermission
 
 from auth0_jwt.exceptions import from_auth_error
@@ -30,6 +32,31 @@ class HasRequiredScopes(BasePermission):
         error = get_request_authenticator().check_scopes(
             token, required_scopes_for(view, request.method)
         )
+        if error is not None:
+            raise from_auth_error(error)
+        return True
+
+
+class HasRequiredOrganization(BasePermission):
+    """Grants access when the token acts for the view's `required_organization`: an organization
+    id (`org_...`, compared exactly), a name (compared lower-cased with the token's `org_name`),
+    or a list of them.
+
+    Without a valid token the answer is 401; with a token of another organization, or of none,
+    401 `invalid_token`, as Auth0 asks of an API: "otherwise deem the token invalid".
+    """
+
+    def has_permission(self, request, view):
+        token = request.auth
+        if not isinstance(token, VerifiedToken):
+            return False
+        required = getattr(view, "required_organization", None)
+        if not required:
+            raise ImproperlyConfigured(
+                f"{type(view).__name__} uses HasRequiredOrganization without a "
+                "required_organization (an organization id or name, or a list of them)."
+            )
+        error = get_request_authenticator().check_organization(token, required)
         if error is not None:
             raise from_auth_error(error)
         return True

@@ -13,13 +13,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from auth0_jwt import metrics
 from auth0_jwt.authenticator import RequestAuthenticator
 from auth0_jwt.conf import Auth0Settings, ProcessWide, get_auth0_settings
 from auth0_jwt.dpop import DPoPVerifier
+from auth0_jwt.issuers import DiscoveredJWKSSource, MultiIssuerVerifier, jwks_url_for_issuer
 from auth0_jwt.keystore import HTTPJWKSSource, JWKSKeyStore
-from auth0_jwt.token_cache import CachingTokenVerifier
+from auth0_jwt.organizations import OrganizationPolicy
+from auth0_jwt.token_cache import CachingTokenVerifier, VerifiedTokenCache
 from auth0_jwt.token_user import TokenUserLoader
 from auth0_jwt.verifier import TokenVerifier
+
+# What verifies tokens: one issuer's verifier, or the verifier of several (issuers.py).
+AnyTokenVerifier = CachingTokenVerifier | MultiIssuerVerifier
 
 # --- The token verifier ---------------------------------------------------------------------------
 
@@ -30,13 +36,61 @@ def build_token_verifier(
     now: Callable[[], float] = time.time,
     source: Callable[[], Any] | None = None,
     **key_store_options,
-) -> CachingTokenVerifier:
+) -> AnyTokenVerifier:
     """Build the verifier, its key store and its token cache from the `AUTH0` setting; `now` is
     their wall clock. `source`, a zero-argument callable returning a JWKS document, replaces the
     JWKS URL (or the local issuer) the setting names; so does the one given to `use_jwks_source`.
     A JWKS fetched from its URL is saved in the database for the other processes (keyset_store.py)
-    unless `JWKS_PERSISTED_MAX_AGE` is 0."""
+    unless `JWKS_PERSISTED_MAX_AGE` is 0.
+
+    With several issuers (`DOMAINS`, `DOMAINS_RESOLVER`) it is a `MultiIssuerVerifier`: one
+    verifier and key store (each with all of the above) per issuer, over one token cache."""
     config = config or get_auth0_settings()
+    organizations = OrganizationPolicy(config.organizations)
+    if not config.multiple_issuers:
+        return _build_issuer_verifier(
+            config, config.issuer, config.jwks_url, None, organizations, now, source,
+            key_store_options,
+        )  # fmt: skip
+    domains_resolver = None
+    if config.domains_resolver:
+        from django.utils.module_loading import import_string
+
+        domains_resolver = import_string(config.domains_resolver)
+
+    def build(issuer: str, token_cache: VerifiedTokenCache) -> CachingTokenVerifier:
+        return _build_issuer_verifier(
+            config, issuer, jwks_url_for_issuer(issuer), token_cache, organizations, now, source,
+            key_store_options,
+        )  # fmt: skip
+
+    return MultiIssuerVerifier(
+        build,
+        audience=config.audience,
+        algorithms=config.algorithms,
+        token_cache=VerifiedTokenCache(
+            max_size=config.token_cache_size, leeway=config.leeway, now=now
+        ),
+        issuers=config.issuers,
+        domains_resolver=domains_resolver,
+        resolve_interval=config.jwks_cache_lifetime,
+        retry_interval=config.jwks_min_refetch_interval,
+        clock=key_store_options.get("clock", time.monotonic),
+    )
+
+
+def _build_issuer_verifier(
+    config: Auth0Settings,
+    issuer: str,
+    jwks_url: str,
+    token_cache: VerifiedTokenCache | None,
+    organizations: OrganizationPolicy,
+    now: Callable[[], float],
+    source: Callable[[], Any] | None,
+    key_store_options: dict,
+) -> CachingTokenVerifier:
+    """The verifier of one issuer, with its own key store (and the shared `token_cache`, if any).
+    Its key store's JWKS source names the issuer for the metrics."""
     source = source or _jwks_source
     persistence = None
     if source is not None:
@@ -47,14 +101,24 @@ def build_token_verifier(
         source = LocalIssuer.from_settings(config).jwks
         description = "local development issuer"
     else:
-        source = HTTPJWKSSource(config.jwks_url, timeout=config.jwks_timeout)
-        description = config.jwks_url
+        if config.discovery:
+            source = DiscoveredJWKSSource(
+                issuer,
+                timeout=config.jwks_timeout,
+                max_age=config.jwks_cache_lifetime,
+                clock=key_store_options.get("clock", time.monotonic),
+            )
+            saved_under = description = source.url
+        else:
+            source = HTTPJWKSSource(jwks_url, timeout=config.jwks_timeout)
+            saved_under = description = jwks_url
         if config.jwks_persisted_max_age > 0:
             from django.conf import settings
 
             from auth0_jwt.keyset_store import DatabaseKeySetStore
 
-            persistence = DatabaseKeySetStore(config.jwks_url, secret=settings.SECRET_KEY)
+            persistence = DatabaseKeySetStore(saved_under, secret=settings.SECRET_KEY)
+    source = metrics.LabelledSource(source, issuer)
     options = {
         "algorithms": config.algorithms,
         "cache_lifetime": config.jwks_cache_lifetime,
@@ -68,27 +132,30 @@ def build_token_verifier(
     }
     verifier = TokenVerifier(
         key_store=JWKSKeyStore(source, **options),
-        issuer=config.issuer,
+        issuer=issuer,
         audience=config.audience,
         algorithms=config.algorithms,
         leeway=config.leeway,
         now=now,
+        organizations=organizations,
     )
+    if token_cache is not None:
+        return CachingTokenVerifier(verifier, token_cache=token_cache)
     return CachingTokenVerifier(verifier, max_size=config.token_cache_size)
 
 
 # The JWKS source given in-process (use_jwks_source): every verifier built meanwhile uses it.
 _jwks_source: Callable[[], Any] | None = None
 
-_token_verifier: ProcessWide[CachingTokenVerifier] = ProcessWide(build_token_verifier)
+_token_verifier: ProcessWide[AnyTokenVerifier] = ProcessWide(build_token_verifier)
 
 
-def get_token_verifier() -> CachingTokenVerifier:
+def get_token_verifier() -> AnyTokenVerifier:
     """The verifier every request uses, built on first use."""
     return _token_verifier.get()
 
 
-def reset_token_verifier(verifier: CachingTokenVerifier | None = None) -> None:
+def reset_token_verifier(verifier: AnyTokenVerifier | None = None) -> None:
     """Replace the process-wide verifier (tests); None rebuilds it on next use."""
     _token_verifier.replace(verifier)
 

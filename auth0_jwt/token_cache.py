@@ -17,11 +17,17 @@ Rules:
 - every lookup first lets the key store refresh a key set older than its cache lifetime, so a hit
   never outlives its key's withdrawal by more than that lifetime, as without the cache.
 
+Several issuers (issuers.py) share one cache, so that its bound holds for all of them together and
+a hit is found without reading the token: each entry then names the issuer's verifier it belongs
+to (its `source`), a new key set drops only that issuer's withdrawn entries, and an issuer that is
+no longer configured has its entries dropped.
+
 `SharedValues` keeps a full cache small: what the tokens it stores have in common (claim names,
 the issuer, the audience, scope sets, headers) is held once, not once per token (a full default
 cache: 16.7 MB instead of 34.2 MB).
 """
 
+import functools
 import sys
 import threading
 import time
@@ -35,6 +41,7 @@ from auth0_jwt.verifier import time_window
 
 if TYPE_CHECKING:
     from auth0_jwt.keystore import JWKSKeyStore, KeySet, SigningKey
+    from auth0_jwt.organizations import Organization
     from auth0_jwt.verifier import TokenVerifier, VerifiedToken
 
 MAX_SHARED_VALUES = 1024
@@ -48,6 +55,7 @@ class _Entry(NamedTuple):
     key: "SigningKey"
     valid_from: float  # nbf/iat minus the leeway
     valid_until: float  # exp plus the leeway (exclusive, as PyJWT counts it)
+    source: Any = None  # in a cache shared by several issuers: the verifier that stored it
 
 
 class VerifiedTokenCache:
@@ -66,7 +74,7 @@ class VerifiedTokenCache:
         self.leeway = leeway
         self.now = now
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._keys: Mapping[str, SigningKey] = {}
+        self._keys: dict[Any, Mapping[str, SigningKey]] = {}  # by source
         self._lock = threading.Lock()
 
     @property
@@ -93,22 +101,42 @@ class VerifiedTokenCache:
             del self._entries[raw_token]
             return None
 
+    def peek(self, raw_token: str) -> _Entry | None:
+        """The entry of `raw_token` as it is (no time check, no LRU move): for a guess only."""
+        return self._entries.get(raw_token)
+
+    def entry(self, raw_token: str) -> _Entry | None:
+        """`get()`, answering with the whole entry (the token and the `source` that stored it)."""
+        if not self.max_size:
+            return None
+        with self._lock:
+            entry = self._entries.get(raw_token)
+            if entry is None:
+                return None
+            if entry.valid_from <= self.now() < entry.valid_until:
+                self._entries.move_to_end(raw_token)
+                return entry
+            del self._entries[raw_token]
+            return None
+
     def put(
         self,
         raw_token: str,
         token: "VerifiedToken",
         key: "SigningKey",
         window: tuple[float, float] | None = None,
+        source: Any = None,
     ) -> bool:
         """Store a fully verified token with the key that verified it (and its `time_window`, if
-        the caller has it already); True if it was stored."""
+        the caller has it already; and, in a shared cache, its `source`); True if it was stored."""
         if not self.max_size:
             return False
         valid_from, valid_until = window or time_window(token, self.leeway)
         with self._lock:
-            if self._keys.get(token.kid) is not key:
+            keys = self._keys.get(source)
+            if keys is None or keys.get(token.kid) is not key:
                 return False  # the key set changed since this token's key was looked up
-            self._entries[raw_token] = _Entry(token, key, valid_from, valid_until)
+            self._entries[raw_token] = _Entry(token, key, valid_from, valid_until, source)
             self._entries.move_to_end(raw_token)
             oldest_token, oldest = next(iter(self._entries.items()))
             if not oldest.valid_from <= self.now() < oldest.valid_until:
@@ -125,13 +153,16 @@ class VerifiedTokenCache:
         with self._lock:
             self._entries.clear()
 
-    def on_key_set_changed(self, key_set: "KeySet") -> None:
-        """Key store listener: adopt the new keys and drop entries whose key has left them."""
+    def on_key_set_changed(self, key_set: "KeySet", source: Any = None) -> None:
+        """Key store listener: adopt the new keys and drop entries whose key has left them (in a
+        shared cache: the keys and entries of `source`)."""
         with self._lock:
-            self._keys = key_set.keys
+            self._keys[source] = key_set.keys
             verdicts: dict[int, bool] = {}
             withdrawn = []
             for raw_token, entry in self._entries.items():
+                if entry.source is not source:
+                    continue
                 verdict = verdicts.get(id(entry.key))
                 if verdict is None:
                     verdict = _same_key(entry.key, key_set.keys.get(entry.token.kid))
@@ -141,21 +172,47 @@ class VerifiedTokenCache:
             for raw_token in withdrawn:
                 del self._entries[raw_token]
 
+    def drop_source(self, source: Any) -> None:
+        """Forget `source`'s keys and entries (an issuer that is no longer configured)."""
+        with self._lock:
+            self._keys.pop(source, None)
+            for raw_token in [t for t, entry in self._entries.items() if entry.source is source]:
+                del self._entries[raw_token]
+
 
 class CachingTokenVerifier:
     """A token verifier with a `VerifiedTokenCache` in front: a repeated token costs a
-    dictionary lookup and a clock check; a new one is verified in full by `verifier` and kept."""
+    dictionary lookup and a clock check; a new one is verified in full by `verifier` and kept.
 
-    def __init__(self, verifier: "TokenVerifier", *, max_size: int):
+    `token_cache`, when given, is a cache shared with other issuers' verifiers (issuers.py); its
+    entries then name this verifier as their source."""
+
+    retired = False  # set when its issuer is no longer accepted (issuers.py)
+
+    def __init__(
+        self,
+        verifier: "TokenVerifier",
+        *,
+        max_size: int = 0,
+        token_cache: VerifiedTokenCache | None = None,
+    ):
         self.verifier = verifier
-        self.token_cache = VerifiedTokenCache(
-            max_size=max_size, leeway=verifier.leeway, now=verifier.now
-        )
+        self.metrics = verifier.metrics
+        self._accepted = verifier.metrics.accepted
+        if token_cache is None:
+            token_cache = VerifiedTokenCache(
+                max_size=max_size, leeway=verifier.leeway, now=verifier.now
+            )
+            self._source = None
+        else:
+            self._source = self
+        self.token_cache = token_cache
         self._shared = SharedValues()
+        listener = functools.partial(token_cache.on_key_set_changed, source=self._source)
         key_store = verifier.key_store
-        key_store.add_listener(self.token_cache.on_key_set_changed)
+        key_store.add_listener(listener)
         if key_store.key_set is not None:
-            self.token_cache.on_key_set_changed(key_store.key_set)
+            listener(key_store.key_set)
 
     @property
     def key_store(self) -> "JWKSKeyStore":
@@ -189,13 +246,17 @@ class CachingTokenVerifier:
         token = self.token_cache.get(raw_token)
         if token is not None:
             metrics.TOKEN_CACHE_HIT.inc()
-            metrics.TOKEN_ACCEPTED.inc()
+            self._accepted.inc()
             return token
         metrics.TOKEN_CACHE_MISS.inc()
+        return self.verify_and_keep(raw_token)
+
+    def verify_and_keep(self, raw_token: str) -> "VerifiedToken":
+        """Verify `raw_token` in full (a cache miss) and keep it when it passes."""
         verification = self.verifier.verify_in_full(raw_token)  # counts its own outcome
         token = self._shared.compact(raw_token, verification.token)
         window = (verification.valid_from, verification.valid_until)
-        self.token_cache.put(raw_token, token, verification.key, window)
+        self.token_cache.put(raw_token, token, verification.key, window, self._source)
         return token
 
 
@@ -223,6 +284,7 @@ class SharedValues:
         self.max_size = max_size
         self._headers: dict[str, Mapping[str, Any]] = {}
         self._scope_sets: dict[frozenset[str], frozenset[str]] = {}
+        self._organizations: dict[Organization, Organization] = {}
 
     def claims(self, claims: dict) -> dict:
         """`claims` with its names and short strings interned (except per-token ones)."""
@@ -257,7 +319,19 @@ class SharedValues:
             expires_at=token.expires_at,
             not_before=token.not_before,
             kid=token.kid,
+            organization=self.organization(token.organization),
         )
+
+    def organization(self, organization: "Organization | None") -> "Organization | None":
+        """The one `Organization` equal to `organization`."""
+        if organization is None:
+            return None
+        shared = self._organizations.get(organization)
+        if shared is None:
+            shared = organization
+            if len(self._organizations) < self.max_size:
+                shared = self._organizations.setdefault(organization, organization)
+        return shared
 
     def scopes(self, scopes: frozenset[str]) -> frozenset[str]:
         """The one frozenset equal to `scopes`."""

@@ -2,7 +2,10 @@
 
 It knows JOSE, not Django users or HTTP requests. Everything is pinned: the accepted algorithms,
 the audience, the issuer, the leeway and the required claims. Header fields that point at keys
-(`jku`, `x5u`, `jwk`, `x5c`) are never used: keys come from the key store only, by `kid`.
+(`jku`, `x5u`, `jwk`, `x5c`) are never used: keys come from the key store only, by `kid`. A token
+whose key could only be found by fetching (no key set yet, a stale one, an unknown `kid`) must name
+this verifier's issuer first: another `iss` never costs a fetch. The organization policy
+(organizations.py) is applied to the verified claims, and the token's organization is kept.
 """
 
 import math
@@ -22,6 +25,12 @@ from auth0_jwt.keystore import (
     KeySetUnavailable,
     SigningKey,
     UnknownSigningKey,
+)
+from auth0_jwt.organizations import (
+    Organization,
+    OrganizationPolicy,
+    OrganizationRejected,
+    organization_of,
 )
 
 MAX_TOKEN_LENGTH = 16 * 1024
@@ -48,6 +57,7 @@ class TokenRejected(Exception):
 __all__ = [
     "COMPACT_JWS",
     "KeySetUnavailable",
+    "Organization",
     "TokenRejected",
     "TokenVerifier",
     "Verification",
@@ -66,6 +76,8 @@ class VerifiedToken:
     expires_at: float
     not_before: float | None
     kid: str
+    # The Auth0 organization the token acts for (`org_id`, and `org_name` when sent), or None.
+    organization: Organization | None = None
 
     def has_scopes(self, required) -> bool:
         return set(required) <= self.scopes
@@ -91,6 +103,8 @@ def time_window(token: VerifiedToken, leeway: float) -> tuple[float, float]:
 
 
 EXPIRED = "The token has expired."
+BAD_ISSUER = "The token was not issued by the expected issuer."
+NO_ISSUER = "The token has no iss claim."
 NOT_YET_VALID = "The token is not valid yet (its nbf or iat is in the future)."
 
 # PyJWT's exceptions, most specific first, mapped to the reason the caller sees and its code.
@@ -98,7 +112,7 @@ PYJWT_REASONS = (
     (jwt.ExpiredSignatureError, EXPIRED, "expired"),
     (jwt.ImmatureSignatureError, NOT_YET_VALID, "not_yet_valid"),
     (jwt.InvalidAudienceError, "The token's audience is not this API.", "bad_audience"),
-    (jwt.InvalidIssuerError, "The token was not issued by the expected issuer.", "bad_issuer"),
+    (jwt.InvalidIssuerError, BAD_ISSUER, "bad_issuer"),
     (jwt.InvalidSignatureError, "The token's signature is invalid.", "bad_signature"),
     (jwt.InvalidIssuedAtError, "The token's iat claim is not a valid time.", "bad_claim"),
     (
@@ -123,6 +137,8 @@ class TokenVerifier:
     It keeps nothing about the tokens it has seen: `CachingTokenVerifier` (token_cache.py) wraps
     it so that a repeated token is not verified again. `now` is the wall clock of the verifier's
     own time check (PyJWT reads the system clock itself; tests inject a fake `now`).
+    `organizations` is the `AUTH0["ORGANIZATIONS"]` policy (none by default); `metrics_label` the
+    `issuer` label of its counts (the issuer by default).
     """
 
     def __init__(
@@ -134,6 +150,8 @@ class TokenVerifier:
         algorithms: tuple[str, ...] = ("RS256",),
         leeway: int = 60,
         now: Callable[[], float] = time.time,
+        organizations: OrganizationPolicy | None = None,
+        metrics_label: str | None = None,
     ):
         self.key_store = key_store
         self.issuer = issuer
@@ -141,7 +159,13 @@ class TokenVerifier:
         self.algorithms = tuple(algorithms)
         self.leeway = leeway
         self.now = now
+        self.organizations = organizations or OrganizationPolicy()
+        self.metrics = metrics.IssuerMetrics.of(issuer if metrics_label is None else metrics_label)
+        self._unconfigured = metrics.IssuerMetrics.of(metrics.UNCONFIGURED)
         self._jwt = jwt.PyJWT()
+        key_store.add_listener(self.metrics.on_key_set_changed)
+        key_set = key_store.key_set
+        self.metrics.signing_keys.set(0 if key_set is None else len(key_set.keys))
 
     def verify(self, raw_token: str) -> VerifiedToken:
         """Return the verified token; raise TokenRejected or KeySetUnavailable."""
@@ -166,25 +190,22 @@ class TokenVerifier:
         try:
             verification = self._verify_in_full(raw_token)
         except TokenRejected as exc:
-            metrics.token_rejected(exc.code)
+            # A token of another issuer is counted as such, not as this issuer's.
+            (self._unconfigured if exc.code == "bad_issuer" else self.metrics).rejected(exc.code)
             raise
         except KeySetUnavailable:
-            metrics.token_rejected("keys_unavailable")
+            self.metrics.rejected("keys_unavailable")
             raise
         finally:
             metrics.VERIFY_SECONDS.observe(time.perf_counter() - started)
-        metrics.token_accepted()
+        self.metrics.accepted.inc()
         return verification
 
     def _verify_in_full(self, raw_token: str) -> Verification:
-        if len(raw_token) > MAX_TOKEN_LENGTH:
-            raise TokenRejected(
-                f"The token is longer than {MAX_TOKEN_LENGTH} characters.", "too_long"
-            )
-        self._check_shape(raw_token)
-        header = self._get_header(raw_token)
+        check_shape(raw_token)
+        header = check_header(raw_token, self.algorithms)
         try:
-            key = self._get_key(header)
+            key = self._get_key(raw_token, header)
             claims = self._decode(raw_token, key, header["alg"])
         except (TokenRejected, KeySetUnavailable):
             # Time claims that are not numbers are the reason given first, whatever else fails.
@@ -195,35 +216,10 @@ class TokenVerifier:
         valid_from, valid_until = self._check_time_window(token)
         return Verification(token, key, valid_from, valid_until)
 
-    def _check_shape(self, raw_token: str) -> None:
-        if raw_token.count(".") == 4:
-            raise TokenRejected(
-                "Encrypted tokens (JWE) are not accepted; send a signed JWT.", "encrypted"
-            )
-        if not COMPACT_JWS.fullmatch(raw_token):
-            raise TokenRejected(
-                "The token is malformed: expected three base64url segments separated by dots.",
-                "malformed",
-            )
-
-    def _get_header(self, raw_token: str) -> dict:
-        header = decode_segment(raw_token, 0, "header")
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self.algorithms:
-            raise TokenRejected("The token's signing algorithm is not accepted.", "disallowed_alg")
-        if "crit" in header or "b64" in header:
-            raise TokenRejected(
-                "The token uses critical header extensions, which are not accepted.",
-                "critical_header",
-            )
-        kid = header.get("kid")
-        if kid is None:
-            raise TokenRejected("The token has no key id (kid) in its header.", "missing_kid")
-        if not isinstance(kid, str) or not kid:
-            raise TokenRejected("The token's key id (kid) is not a string.", "missing_kid")
-        return header
-
-    def _get_key(self, header: dict):
+    def _get_key(self, raw_token: str, header: dict):
+        if self.key_store.may_fetch(header["kid"]):
+            # Finding the key could fetch the JWKS: only for a token that names this issuer.
+            check_issuer(decode_segment(raw_token, 1, "payload"), (self.issuer,))
         try:
             key = self.key_store.get_key(header["kid"])
         except UnknownSigningKey:
@@ -258,12 +254,7 @@ class TokenVerifier:
         return claims
 
     def _check_claim_types(self, claims: dict) -> None:
-        """Time claims must be JSON numbers (PyJWT would also take numeric strings)."""
-        for name in TIME_CLAIMS:
-            if claims.get(name) is not None and not is_numeric_date(claims[name]):
-                raise TokenRejected(
-                    f"The token's {name} claim is not a number of seconds.", "bad_claim"
-                )
+        check_claim_types(claims)
 
     def _check_time_window(self, token: VerifiedToken) -> tuple[float, float]:
         """PyJWT's exp/nbf/iat rules again, on `self.now` (the clock the token cache uses);
@@ -284,6 +275,11 @@ class TokenVerifier:
             raise TokenRejected(
                 "The token's sub claim contains characters that are not allowed.", "bad_claim"
             )
+        try:
+            organization = organization_of(claims)
+            self.organizations.check(organization)
+        except OrganizationRejected as exc:
+            raise TokenRejected(exc.reason, exc.code) from None
         return VerifiedToken(
             claims=claims,
             header=header,
@@ -292,7 +288,63 @@ class TokenVerifier:
             expires_at=float(claims["exp"]),
             not_before=float(claims["nbf"]) if "nbf" in claims else None,
             kid=header["kid"],
+            organization=organization,
         )
+
+
+def check_shape(raw_token: str) -> None:
+    """Length and compact-JWS form; TokenRejected if the token is neither."""
+    if len(raw_token) > MAX_TOKEN_LENGTH:
+        raise TokenRejected(f"The token is longer than {MAX_TOKEN_LENGTH} characters.", "too_long")
+    if raw_token.count(".") == 4:
+        raise TokenRejected(
+            "Encrypted tokens (JWE) are not accepted; send a signed JWT.", "encrypted"
+        )
+    if not COMPACT_JWS.fullmatch(raw_token):
+        raise TokenRejected(
+            "The token is malformed: expected three base64url segments separated by dots.",
+            "malformed",
+        )
+
+
+def check_header(raw_token: str, algorithms: tuple[str, ...]) -> dict:
+    """The token's header, untrusted, if its `alg` is one of `algorithms`, it has no critical
+    extensions and names a `kid`; else TokenRejected."""
+    header = decode_segment(raw_token, 0, "header")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in algorithms:
+        raise TokenRejected("The token's signing algorithm is not accepted.", "disallowed_alg")
+    if "crit" in header or "b64" in header:
+        raise TokenRejected(
+            "The token uses critical header extensions, which are not accepted.",
+            "critical_header",
+        )
+    kid = header.get("kid")
+    if kid is None:
+        raise TokenRejected("The token has no key id (kid) in its header.", "missing_kid")
+    if not isinstance(kid, str) or not kid:
+        raise TokenRejected("The token's key id (kid) is not a string.", "missing_kid")
+    return header
+
+
+def check_claim_types(claims: dict) -> None:
+    """Time claims must be JSON numbers (PyJWT would also take numeric strings)."""
+    for name in TIME_CLAIMS:
+        if claims.get(name) is not None and not is_numeric_date(claims[name]):
+            raise TokenRejected(
+                f"The token's {name} claim is not a number of seconds.", "bad_claim"
+            )
+
+
+def check_issuer(payload: dict, issuers) -> str:
+    """The payload's `iss` (untrusted) if it is exactly one of `issuers` (a container of strings),
+    compared as is: another case, a trailing dot, a port or a user name make another issuer."""
+    issuer = payload.get("iss")
+    if issuer is None:  # null counts as missing, as PyJWT's required claims do
+        raise TokenRejected(NO_ISSUER, "missing_claim")
+    if issuer.__class__ is not str or issuer not in issuers:
+        raise TokenRejected(BAD_ISSUER, "bad_issuer")
+    return issuer
 
 
 def decode_segment(raw_token: str, index: int, name: str) -> dict:
