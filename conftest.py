@@ -12,7 +12,6 @@ package's own seams, and the clock is handed to the key store through its constr
 """
 
 import base64
-import importlib.metadata
 import json
 import os
 import threading
@@ -28,19 +27,10 @@ from auth0_jwt.runtime import build_token_verifier, reset_token_verifier
 from auth0_jwt.testing import KID as TEST_ISSUER_KID
 from auth0_jwt.testing import Auth0TestIssuer
 
-
-def _plugin_autoloaded() -> bool:
-    """Whether pytest loads auth0_jwt's plugin by itself: the distribution is installed (its
-    pytest11 entry point; e.g. the nox sessions) and plugin autoloading is on."""
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        return False
-    entry_points = importlib.metadata.entry_points(group="pytest11")
-    return any(entry_point.value == "auth0_jwt.testing.plugin" for entry_point in entry_points)
-
-
-# This repository runs the package in place, without the installed entry point: load it here
-# (loading it twice would be an error).
-pytest_plugins = [] if _plugin_autoloaded() else ["auth0_jwt.testing.plugin"]
+# The installed distribution's pytest11 entry point loads the plugin by itself; this repository
+# runs the package in place, without it. The entry point bears the module's name, so this line is
+# a no-op where it has loaded the plugin already.
+pytest_plugins = ["auth0_jwt.testing.plugin"]
 
 # CI explores the same examples on every run, so a red run always means a change broke something;
 # locally, hypothesis draws new examples each time and remembers failures in .hypothesis/.

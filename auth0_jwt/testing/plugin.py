@@ -2,7 +2,10 @@
 
 Loaded by the `pytest11` entry point of the installed distribution (drf-auth0-jwt), so its
 fixtures are there as soon as the package is installed, as pytest-django's are; nothing happens
-until a test asks for one. `-p no:auth0_jwt` turns it off. The module imports nothing but pytest
+until a test asks for one. The entry point bears this module's name: where plugins are not
+autoloaded (`PYTEST_DISABLE_PLUGIN_AUTOLOAD`), `-p auth0_jwt.testing.plugin` or
+`pytest_plugins = ["auth0_jwt.testing.plugin"]` loads it, and is a no-op where it is loaded
+already; `-p no:auth0_jwt.testing.plugin` turns it off. The module imports nothing but pytest
 until a fixture is used.
 
 Fixtures (each enables the test issuer for the test, and puts everything back after it):
