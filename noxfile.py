@@ -39,7 +39,8 @@ MATRIX = {
 }
 
 # uvicorn (and what it needs) serves the async operations in test_ninja_serving.py and the async
-# views in test_async_serving.py; adrf runs the DRF class in async views (test_async_views.py).
+# views in test_async_serving.py; adrf runs the DRF class in async views (test_async_views.py);
+# pytest-xdist runs the testing plugin's isolation test on two workers (test_testing_isolation.py).
 TEST_TOOLS = (
     "pytest",
     "pytest-django",
@@ -49,6 +50,8 @@ TEST_TOOLS = (
     "h11",
     "click",
     "adrf",
+    "pytest-xdist",
+    "execnet",
 )
 
 # Tests that need the example service run in `make test`, not here: test modules that import it
