@@ -16,9 +16,32 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BASE_DIR))
-# The same .env as the settings (variables already in the environment win).
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# .env is read once, by the master as it starts (variables already in the environment win): the
+# names it supplied are kept in DOTENV_NAMES, which also tells the settings of every worker not to
+# read .env themselves. A reload (SIGHUP) re-executes this file but changes no variable, so every
+# worker, whenever it starts, runs with the same ones; `on_reload` names the .env changes that
+# wait for a restart. USR2 starts a new master from the original environment: it reads .env anew.
+DOTENV_FILE = BASE_DIR / ".env"
+DOTENV_NAMES = "AUTH0_DJANGO_EXAMPLE_DOTENV_NAMES"  # (the settings know it by this name too)
+
+
+def _read_dotenv() -> dict[str, str]:
+    """The variables .env sets, parsed as the settings parse them; the environment is untouched."""
+    if not DOTENV_FILE.is_file():
+        return {}
+
+    class Parsed(environ.Env):
+        ENVIRON: dict[str, str] = {}  # read_env writes here, not into os.environ
+
+    Parsed.read_env(DOTENV_FILE, overwrite=True)
+    return Parsed.ENVIRON
+
+
+if DOTENV_NAMES not in os.environ:
+    _supplied = {name: value for name, value in _read_dotenv().items() if name not in os.environ}
+    os.environ.update(_supplied)
+    os.environ[DOTENV_NAMES] = ",".join(sorted(_supplied))
 
 
 def _whole_number(name: str, default: int, minimum: int = 1) -> int:
@@ -110,6 +133,9 @@ def _remove_metrics_directory(directory: str, master_pid: int) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+PRIVATE_METRICS_DIRECTORY = "AUTH0_DJANGO_EXAMPLE_PRIVATE_METRICS_DIR"
+
+
 def _prepare_metrics_directory(server) -> None:
     if not metrics_enabled:
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -125,6 +151,7 @@ def _prepare_metrics_directory(server) -> None:
 
             directory = tempfile.mkdtemp(prefix="auth0-django-example-metrics-", dir=worker_tmp_dir)
             atexit.register(_remove_metrics_directory, directory, os.getpid())
+            os.environ[PRIVATE_METRICS_DIRECTORY] = directory  # not for a USR2 successor (pre_exec)
     except OSError as exc:
         sys.exit(f"PROMETHEUS_MULTIPROC_DIR {directory!r} cannot be used: {exc.strerror}.")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
@@ -150,6 +177,40 @@ def on_starting(server):
             print(error, file=sys.stderr)
         sys.exit(f"Refusing to start: {len(errors)} configuration error(s) above.")
     _forget_process(os.getpid())  # the checks imported the instruments here: the master serves none
+
+
+def on_reload(server):
+    """A reload brings new code, not new variables: name each .env change it leaves unapplied
+    (names only: values may be secrets)."""
+    supplied = set(filter(None, os.environ.get(DOTENV_NAMES, "").split(",")))
+    dotenv = _read_dotenv()
+    unapplied = sorted(
+        {
+            name
+            for name, value in dotenv.items()
+            if (name in supplied or name not in os.environ) and os.environ.get(name) != value
+        }
+        | (supplied - set(dotenv))
+    )
+    if unapplied:
+        server.log.warning(
+            "Reloaded without these .env changes: %s. Variables are read once, when gunicorn "
+            "starts: restart it, or send USR2 and then TERM to the old master, to apply them.",
+            ", ".join(unapplied),
+        )
+
+
+def pre_exec(server):
+    """USR2: the new master starts from the environment this one was started with (after a
+    reload gunicorn would hand it this master's own), so it reads .env anew and makes its own
+    metrics folder; this one removes its folder when it exits."""
+    environment = server.cfg.env_orig
+    for name in filter(None, os.environ.get(DOTENV_NAMES, "").split(",")):
+        environment.pop(name, None)
+    environment.pop(DOTENV_NAMES, None)
+    private = environment.pop(PRIVATE_METRICS_DIRECTORY, None)
+    if private is not None and environment.get("PROMETHEUS_MULTIPROC_DIR") == private:
+        del environment["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def child_exit(server, worker):
