@@ -140,7 +140,7 @@ class HTTPSDomain:
         self.hits = {}
 
     def answer_for(self, path):
-        if path == JWKS_PATH and self.jwks is not None:
+        if path.partition("?")[0] == JWKS_PATH and self.jwks is not None:
             return self.status, json.dumps(self.jwks).encode()
         if path == DISCOVERY_PATH and self.configuration is not None:
             return 200, json.dumps(self.configuration).encode()

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the tenancy fixtures are imported from tenancy_support, then requested by name
 """Several issuers in one tenant (AUTH0["DOMAINS"], issue 20), against two custom domains served
 over real HTTPS on 127.0.0.1: each token's iss picks its key set before anything is fetched, and
 each issuer's key store keeps every rule of one (background load, rotation, unknown-kid refetch,
