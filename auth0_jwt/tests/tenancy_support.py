@@ -16,14 +16,13 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from conftest import AUDIENCE, KID, public_jwk
+from conftest import AUDIENCE, KID, public_jwk, sign_compact
 
 JWKS_PATH = "/.well-known/jwks.json"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -109,7 +108,9 @@ class HTTPSDomain:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(tls_folder / "server.pem", tls_folder / "server.key")
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         self.reset()
 
@@ -162,8 +163,8 @@ class HTTPSDomain:
         payload.update(claims)
         for name in drop:
             payload.pop(name, None)
-        header = {"kid": kid, **(headers or {})}
-        return jwt.encode(payload, private_key, algorithm="RS256", headers=header)
+        header = {"alg": "RS256", "typ": "JWT", "kid": kid, **(headers or {})}
+        return sign_compact(header, payload, private_key)  # (jwt.encode checks claim types)
 
     def close(self):
         self.httpd.shutdown()
