@@ -2,8 +2,8 @@
 
 Its RSA key pair is made once per test session (process) and never leaves memory. While it is
 enabled:
-- the `AUTH0` setting names its issuer and audience (every other key, DPoP and `USER` included,
-  stays as the project set it);
+- the `AUTH0` setting names its issuer and audience, as a single-issuer setting (every other key,
+  DPoP, `USER` and `ORGANIZATIONS` included, stays as the project set it);
 - the process-wide token verifier takes its keys from the issuer in-process
   (`runtime.use_jwks_source`), so nothing is fetched, whatever tenant the settings name, and this
   holds after any settings change the test makes;
@@ -260,7 +260,7 @@ class Auth0TestIssuer(TestContextDecorator):
         auth0 = {
             name: value
             for name, value in getattr(django_settings, "AUTH0", {}).items()
-            if name not in ("DOMAIN", "JWKS_URL")
+            if name not in ("DOMAIN", "DOMAINS", "DOMAINS_RESOLVER", "DISCOVERY", "JWKS_URL")
         }
         auth0.update(
             ISSUER=self.issuer,
