@@ -1,11 +1,15 @@
 """A verdict on a token that a person can act on: what it claims, how that compares to this
-service's configuration, and whether (and why not) the real verification accepts it."""
+service's configuration, and whether (and why not) the real verification accepts it.
+
+With several issuers (AUTH0["DOMAINS"]), the token's `iss` picks the issuer whose keys are looked
+up, exactly as a request would: a token of another issuer is reported without fetching anything."""
 
 import datetime
 import time
 from dataclasses import dataclass, field
 
 from auth0_jwt.keystore import KeySetUnavailable, UnknownSigningKey
+from auth0_jwt.organizations import OrganizationPolicy, OrganizationRejected, organization_of
 from auth0_jwt.verifier import TokenRejected, TokenVerifier, decode_segment
 
 
@@ -57,10 +61,13 @@ def inspect_token(
     verifier: TokenVerifier,
     now: float | None = None,
     dpop_mode: str = "allowed",
+    organizations: OrganizationPolicy | None = None,
 ):
-    """Describe `raw_token` and verify it with `verifier`; raise TokenRejected if it is no JWT.
+    """Describe `raw_token` and verify it with `verifier` (one issuer's, or the verifier of
+    several); raise TokenRejected if it is no JWT.
 
-    `dpop_mode` (AUTH0_DPOP) decides whether a DPoP-bound token can be accepted at all."""
+    `dpop_mode` (AUTH0_DPOP) decides whether a DPoP-bound token can be accepted at all;
+    `organizations` is the AUTH0["ORGANIZATIONS"] policy, for the words on the organization."""
     now = time.time() if now is None else now
     header = decode_segment(raw_token, 0, "header") if raw_token.count(".") == 2 else None
     if header is None:
@@ -69,9 +76,13 @@ def inspect_token(
     report = Inspection()
     line = report.lines.append
 
+    issuer_verifier, issuer_words = _issuer(verifier, claims.get("iss"))
     line(f"Header:      alg={shown(header.get('alg'))} kid={shown(header.get('kid'))}")
-    line(f"Signing key: {_describe_key(verifier, header.get('kid'))}")
-    line(f"Issuer:      {_compare(claims.get('iss'), verifier.issuer, 'the configured issuer')}")
+    if issuer_verifier is None:
+        line("Signing key: not looked up: the token's issuer is not configured (nothing fetched)")
+    else:
+        line(f"Signing key: {_describe_key(issuer_verifier, header.get('kid'))}")
+    line(f"Issuer:      {issuer_words}")
     line(f"Audience:    {_describe_audience(claims.get('aud'), verifier.audience)}")
     line(f"Subject:     {shown(claims.get('sub'))}")
     for name, label in (("iat", "Issued at"), ("nbf", "Not before"), ("exp", "Expires")):
@@ -81,6 +92,7 @@ def inspect_token(
     line(f"Permissions: {shown(claims.get('permissions', '(none)'))}")
     bound = "cnf" in claims
     line(f"DPoP:        {_describe_binding(claims)}")
+    line(f"Organization: {_describe_organization(claims, organizations or OrganizationPolicy())}")
     try:
         verifier.verify(raw_token)
     except TokenRejected as exc:
@@ -103,6 +115,37 @@ def inspect_token(
                 "cnf.jkt names; as a Bearer token it is refused."
             )
     return report
+
+
+def _issuer(verifier, iss) -> tuple:
+    """The verifier of the token's issuer (None when it is not configured) and the words on it."""
+    issuers = getattr(verifier, "issuers", None)
+    if issuers is None:  # one issuer
+        return verifier, _compare(iss, verifier.issuer, "the configured issuer")
+    issuer_verifier = verifier.for_issuer(iss)
+    if issuer_verifier is not None:
+        return issuer_verifier, f"{shown(iss)} (one of the {len(issuers)} configured issuers)"
+    return None, f"{shown(iss)} (is NOT one of the configured issuers: {', '.join(issuers)})"
+
+
+def _describe_organization(claims, policy: OrganizationPolicy) -> str:
+    """The token's organization and what the policy says of it."""
+    try:
+        organization = organization_of(claims)
+    except OrganizationRejected as exc:
+        return f"refused - {exc.reason}"
+    if organization is None:
+        words = "none (no org_id claim)"
+    else:
+        name = shown(organization.name) if organization.name is not None else "(none)"
+        words = f"org_id={shown(organization.id)} org_name={name}"
+    try:
+        policy.check(organization)
+    except OrganizationRejected as exc:
+        return f"{words}; refused - {exc.reason}"
+    if policy.required:
+        return f"{words}; this service's policy: {policy.describe()}"
+    return words
 
 
 def _jkt(claims) -> str | None:

@@ -139,12 +139,17 @@ class LocalIssuer:
         extra_claims: dict | None = None,
         now: float | None = None,
         dpop_key: ec.EllipticCurvePrivateKey | None = None,
+        issuer: str | None = None,
+        org_id: str | None = None,
+        org_name: str | None = None,
     ) -> str:
-        """Sign an access token the way Auth0 shapes them; bound to `dpop_key` when given."""
+        """Sign an access token the way Auth0 shapes them; bound to `dpop_key` when given. `issuer`
+        replaces the configured one (another custom domain of the tenant); `org_id` and
+        `org_name` make it an Auth0 Organization's token."""
         private_key, _ = self._load()
         issued_at = int(now if now is not None else time.time())
         claims = {
-            "iss": self.issuer,
+            "iss": issuer or self.issuer,
             "sub": sub,
             "aud": audience if audience is not None else self.audience,
             "iat": issued_at,
@@ -154,6 +159,10 @@ class LocalIssuer:
             claims["scope"] = scope
         if permissions is not None:
             claims["permissions"] = permissions
+        if org_id is not None:
+            claims["org_id"] = org_id
+        if org_name is not None:
+            claims["org_name"] = org_name
         claims.update(extra_claims or {})
         if dpop_key is not None:
             claims["cnf"] = {"jkt": jwk_thumbprint(dpop_public_jwk(dpop_key))}

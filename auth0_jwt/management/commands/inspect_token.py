@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 from auth0_jwt.conf import get_auth0_settings
 from auth0_jwt.inspection import inspect_token, strip_scheme
 from auth0_jwt.management.commands._base import TokenCommand
+from auth0_jwt.organizations import OrganizationPolicy
 from auth0_jwt.runtime import build_token_verifier
 from auth0_jwt.verifier import TokenRejected
 
@@ -29,11 +30,16 @@ class Command(TokenCommand):
         token = strip_scheme(raw)
         try:
             verifier = build_token_verifier()
-            dpop_mode = get_auth0_settings().dpop_mode
+            config = get_auth0_settings()
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         try:
-            report = inspect_token(token, verifier=verifier, dpop_mode=dpop_mode)
+            report = inspect_token(
+                token,
+                verifier=verifier,
+                dpop_mode=config.dpop_mode,
+                organizations=OrganizationPolicy(config.organizations),
+            )
         except TokenRejected as exc:
             raise CommandError(exc.reason) from None
         self.stdout.write("\n".join(report.lines))

@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
 from auth0_jwt.conf import get_auth0_settings
+from auth0_jwt.domains import issuer_for_domain, parse_domain
 from auth0_jwt.local_issuer import (
     DEFAULT_EXPIRES_IN,
     DEFAULT_SUBJECT,
@@ -63,6 +64,23 @@ class Command(TokenCommand):
             help="bind the token to the EC P-256 key at PATH (cnf.jkt, DPoP); the key is created "
             "(mode 0600) when PATH does not exist. Send it with manage.py dpop_proof.",
         )
+        parser.add_argument(
+            "--org-id",
+            metavar="ORG_ID",
+            help="an Auth0 Organization's id, e.g. org_W9bWaGIoMAIEpHLV (the org_id claim)",
+        )
+        parser.add_argument(
+            "--org-name",
+            metavar="NAME",
+            help="the organization's name (the org_name claim; Auth0 sends it in lower case); "
+            "needs --org-id",
+        )
+        parser.add_argument(
+            "--issuer-domain",
+            metavar="DOMAIN",
+            help="mint for another of the tenant's domains: iss https://DOMAIN/ (default: the "
+            "configured issuer, the first of AUTH0_DOMAINS)",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -78,6 +96,15 @@ class Command(TokenCommand):
         if not options["sub"].strip():
             raise CommandError("--sub must not be empty.")
         extra_claims = dict(parse_claim(text) for text in options["claim"])
+        org_id, org_name = options["org_id"], options["org_name"]
+        if org_id is not None and not org_id.strip():
+            raise CommandError("--org-id must not be empty.")
+        if org_name is not None and (org_id is None or not org_name.strip()):
+            raise CommandError(
+                "--org-name needs a non-empty name and --org-id (Auth0 sends org_name beside "
+                "org_id)."
+            )
+        issuer = self._issuer(config, options["issuer_domain"])
         permissions = None
         if options["permissions"] is not None:
             permissions = options["permissions"].replace(",", " ").split()
@@ -91,9 +118,30 @@ class Command(TokenCommand):
                 audience=options["audience"],
                 extra_claims=extra_claims,
                 dpop_key=dpop_key,
+                issuer=issuer,
+                org_id=org_id,
+                org_name=org_name,
             )
         except LocalIssuerError as exc:
             raise CommandError(str(exc)) from None
         except TypeError as exc:
             raise CommandError(f"A claim value cannot be put in a token: {exc}.") from None
         self.stdout.write(token)
+
+    def _issuer(self, config, domain: str | None) -> str | None:
+        """The issuer of `--issuer-domain` (None: the configured one); a note on stderr when this
+        service does not accept it (a token to see refused)."""
+        if domain is None:
+            return None
+        try:
+            issuer = issuer_for_domain(parse_domain(domain))
+        except ValueError:
+            raise CommandError(
+                f'--issuer-domain must be a host name such as "login.example.com", got {domain!r}.'
+            ) from None
+        if issuer not in config.issuers:
+            self.stderr.write(
+                f"Note: {issuer} is not one of this service's issuers "
+                f"({', '.join(config.issuers)}), so it will refuse this token."
+            )
+        return issuer
