@@ -327,22 +327,42 @@ SPECTACULAR_SETTINGS = {
 
 AUTH0_DOMAIN = env_str("AUTH0_DOMAIN").removeprefix("https://").rstrip("/")
 AUTH0_ISSUER = env_str("AUTH0_ISSUER")
+# A tenant with custom domains (Auth0 "Multiple Custom Domains"): every domain its tokens may come
+# from, comma-separated, instead of AUTH0_DOMAIN; each is accepted as the issuer https://<domain>/.
+AUTH0_DOMAINS = env_list("AUTH0_DOMAINS")
+for _single in ("AUTH0_DOMAIN", "AUTH0_ISSUER", "AUTH0_JWKS_URL"):
+    if AUTH0_DOMAINS and env_str(_single):
+        ENVIRONMENT_ERRORS.append(
+            f"AUTH0_DOMAINS and {_single} are both set: AUTH0_DOMAINS lists every domain of the "
+            f"tenant (the first one included, each with its own keys); unset {_single}."
+        )
+if AUTH0_DOMAINS:  # (the conflict is reported once, above)
+    AUTH0_DOMAIN = AUTH0_ISSUER = ""
 
-# With neither AUTH0_DOMAIN nor AUTH0_ISSUER the service is its own issuer, for development only
+# With neither AUTH0_DOMAIN(S) nor AUTH0_ISSUER the service is its own issuer, for development only
 # (DEBUG on); the `auth0_jwt` system checks refuse this combination with DEBUG off.
-AUTH0_LOCAL_ISSUER = not AUTH0_DOMAIN and not AUTH0_ISSUER
+AUTH0_LOCAL_ISSUER = not AUTH0_DOMAIN and not AUTH0_ISSUER and not AUTH0_DOMAINS
 LOCAL_AUDIENCE = "https://auth0-django-example.local/api"
 if AUTH0_LOCAL_ISSUER:
     AUTH0_ISSUER = env_str("LOCAL_ISSUER_URL", "http://127.0.0.1:8000/")
-elif not AUTH0_ISSUER:
+    # Domains the local issuer signs for instead (mint_token --issuer-domain picks one).
+    AUTH0_DOMAINS = env_list("LOCAL_ISSUER_DOMAINS")
+elif not AUTH0_ISSUER and AUTH0_DOMAIN:
     AUTH0_ISSUER = f"https://{AUTH0_DOMAIN}/"
 
+
+def organizations_setting(raw: str):
+    """AUTH0_ORGANIZATIONS: unset (organizations not required), `required`, or a comma-separated
+    list of organization ids (org_...) and names."""
+    if raw.lower() == "required":
+        return "required"
+    return [item.strip() for item in raw.split(",") if item.strip()] or None
+
+
 AUTH0 = {
-    "ISSUER": AUTH0_ISSUER,
     # The API's identifier in the Auth0 dashboard; the tutorial called it API_IDENTIFIER.
     "AUDIENCE": env_str("AUTH0_API_IDENTIFIER")
     or env_str("API_IDENTIFIER", LOCAL_AUDIENCE if AUTH0_LOCAL_ISSUER else ""),
-    "JWKS_URL": env_str("AUTH0_JWKS_URL", f"{AUTH0_ISSUER}.well-known/jwks.json"),
     # Numbers stay strings here; auth0_jwt.conf parses them and the system checks report bad values.
     "ALGORITHMS": env_str("AUTH0_ALGORITHMS", "RS256"),
     "LEEWAY": env_str("AUTH0_LEEWAY", "60"),
@@ -366,4 +386,14 @@ AUTH0 = {
     "DPOP_NONCE": env_str("AUTH0_DPOP_NONCE", "off"),
     # The DPoP replay cache every worker and instance shares: Redis when set, else the database.
     "REDIS_URL": env_str("REDIS_URL"),
+    # Auth0 Organizations (README "Organizations"): None, "required", or ids and names.
+    "ORGANIZATIONS": organizations_setting(env_str("AUTH0_ORGANIZATIONS")),
+    # Each issuer's JWKS URL read from its /.well-known/openid-configuration (on/off).
+    "DISCOVERY": env_str("AUTH0_DISCOVERY", "off"),
 }
+if AUTH0_DOMAINS:
+    AUTH0["DOMAINS"] = AUTH0_DOMAINS
+else:
+    AUTH0["ISSUER"] = AUTH0_ISSUER
+    if env_str("AUTH0_JWKS_URL") or env_str("AUTH0_DISCOVERY", "off").lower() not in TRUE_WORDS:
+        AUTH0["JWKS_URL"] = env_str("AUTH0_JWKS_URL", f"{AUTH0_ISSUER}.well-known/jwks.json")
