@@ -17,7 +17,7 @@ from rest_framework import serializers
 
 from auth0_jwt.authentication import JSONWebTokenAuthentication
 from auth0_jwt.conf import get_auth0_settings
-from auth0_jwt.permissions import HasRequiredScopes, required_scopes_for
+from auth0_jwt.permissions import HasRequiredOrganization, HasRequiredScopes, required_scopes_for
 
 SECURITY_SCHEME_NAME = "bearerAuth"
 DPOP_SCHEME_NAME = "dpopAuth"
@@ -94,6 +94,14 @@ class AutoSchema(SpectacularAutoSchema):
             return ()
         return required_scopes_for(self.view, self.method)
 
+    def required_organization(self) -> tuple[str, ...]:
+        """The organizations (ids or names) this operation is restricted to: none unless the view
+        checks `required_organization`."""
+        if not any(isinstance(p, HasRequiredOrganization) for p in self.view.get_permissions()):
+            return ()
+        required = getattr(self.view, "required_organization", None) or ()
+        return (required,) if isinstance(required, str) else tuple(required)
+
     def needs_token(self) -> bool:
         """Whether the view reads tokens at all (then a bad one is a 401, whatever else)."""
         return bool(self.view.get_authenticators())
@@ -107,6 +115,13 @@ class AutoSchema(SpectacularAutoSchema):
                 f"\n\n**Required scopes:** {names} (in the token's `scope` claim or its RBAC "
                 "`permissions`)."
             )
+        organizations = self.required_organization()
+        if organizations:
+            names = " or ".join(f"`{entry}`" for entry in organizations)
+            description += (
+                f"\n\n**Organization:** tokens of the Auth0 organization {names} only (an id is "
+                "compared with the token's `org_id`, a name with its `org_name`)."
+            )
         return description.strip()
 
     def get_auth(self):
@@ -119,6 +134,9 @@ class AutoSchema(SpectacularAutoSchema):
         scopes = self.required_scopes()
         if scopes:
             extensions["x-required-scopes"] = list(scopes)
+        organizations = self.required_organization()
+        if organizations:
+            extensions["x-required-organization"] = list(organizations)
         return extensions
 
     def get_operation(self, *args, **kwargs):
@@ -128,11 +146,16 @@ class AutoSchema(SpectacularAutoSchema):
         error_schema = self.resolve_serializer(ErrorSerializer, "response").ref
         error = {"application/json": {"schema": error_schema}}
         responses = operation["responses"]
+        unauthorized = (
+            "No token, or the token was rejected (expired, wrong audience, bad signature, ...), "
+            "or its DPoP proof was."
+        )
+        if self.required_organization():
+            unauthorized += " Also a token of another organization (or of none)."
         responses.setdefault(
             "401",
             {
-                "description": "No token, or the token was rejected (expired, wrong audience, "
-                "bad signature, ...), or its DPoP proof was.",
+                "description": unauthorized,
                 "headers": {
                     "WWW-Authenticate": _header(
                         'Bearer realm="api", with error="invalid_token" and an '

@@ -316,3 +316,26 @@ def test_a_bad_organizations_setting_is_named(value):
         'AUTH0["ORGANIZATIONS"] must be None, "required", or a list of organization ids '
         f"(org_...) and names, got {value!r}."
     )
+
+
+# --- OpenAPI --------------------------------------------------------------------------------------
+
+
+def test_the_openapi_description_names_the_organization():
+    from drf_spectacular.generators import SchemaGenerator
+
+    generator = SchemaGenerator(urlconf="auth0_jwt.tests.organization_urls")
+    paths = generator.get_schema(request=None, public=True)["paths"]
+    operation = paths["/api/partners/"]["get"]
+    assert operation["x-required-organization"] == [ACME, "initech"]
+    assert operation["x-required-scopes"] == ["read:partners"]
+    assert (
+        f"**Organization:** tokens of the Auth0 organization `{ACME}` or `initech` only (an id is "
+        "compared with the token's `org_id`, a name with its `org_name`)."
+    ) in operation["description"]
+    assert operation["responses"]["401"]["description"].endswith(
+        "Also a token of another organization (or of none)."
+    )
+    plain = paths["/api/organization/"]["get"]
+    assert "x-required-organization" not in plain
+    assert "organization" not in plain["responses"]["401"]["description"]
