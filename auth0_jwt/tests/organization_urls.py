@@ -2,11 +2,13 @@
 views restricted to one organization by id, by name, and to a list of them (DRF's
 HasRequiredOrganization)."""
 
+from django.http import JsonResponse
 from django.urls import path
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from auth0_jwt.django import requires_auth
 from auth0_jwt.permissions import HasRequiredOrganization, HasRequiredScopes
 
 
@@ -47,7 +49,22 @@ class MisconfiguredView(OrganizationView):
     permission_classes = [IsAuthenticated, HasRequiredOrganization]
 
 
+@requires_auth
+async def async_organization(request):
+    """A plain async view: the token is verified by `aauthenticate`, off the event loop when its
+    keys must be fetched."""
+    organization = request.auth.organization
+    return JsonResponse(
+        {
+            "sub": request.auth.subject,
+            "iss": request.auth.claims["iss"],
+            "organization": organization.id if organization else None,
+        }
+    )
+
+
 urlpatterns = [
+    path("api/async-organization/", async_organization),
     path("api/organization/", OrganizationView.as_view()),
     path("api/acme/", AcmeOnlyView.as_view()),
     path("api/globex/", GlobexByNameView.as_view()),

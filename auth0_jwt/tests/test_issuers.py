@@ -318,3 +318,27 @@ def test_may_fetch_says_when_a_token_could_wait_for_its_issuers_keys(api_client,
     assert verifier.may_fetch(token_b)  # B's keys are not loaded yet
     assert not verifier.may_fetch(tenancy.a.token(rsa_key, iss="https://evil.example.test/"))
     assert not verifier.may_fetch("not-a-token")
+
+
+@pytest.mark.urls("auth0_jwt.tests.organization_urls")
+def test_an_async_view_verifies_each_domains_tokens(tenancy, rsa_key):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    a, b = tenancy.a, tenancy.b
+    a.status = 500
+
+    async def get(token):
+        headers = {"Authorization": f"Bearer {token}"}
+        response = await AsyncClient().get("/api/async-organization/", headers=headers)
+        return response.status_code, response.json()
+
+    token_b = b.token(rsa_key, org_id="org_acme0000000001")
+    assert async_to_sync(get)(token_b) == (
+        200,
+        {"sub": "auth0|user-1", "iss": b.issuer, "organization": "org_acme0000000001"},
+    )
+    assert async_to_sync(get)(a.token(rsa_key)) == (503, {"detail": KEYS_UNAVAILABLE})
+    token = a.token(rsa_key, iss="https://evil.example.test/")
+    assert async_to_sync(get)(token) == (401, {"detail": BAD_ISSUER})
+    assert (a.jwks_fetches, b.jwks_fetches) == (1, 1)
