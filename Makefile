@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help install install-dev migrate run serve test test-postgres test-package redis-server \
-	lint format postman soak bench clean
+	lint format postman soak chaos bench clean
 
 help:
 	@echo "make run    - create .venv, install, migrate, serve on http://$(HOST):$(PORT)/"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-postgres - the whole suite again on a throwaway PostgreSQL server"
 	@echo "make test-package - the wheel in a fresh startproject project; auth0_jwt on Django 4.2 + 5.2"
 	@echo "make soak   - gunicorn under concurrent clients while the JWKS flips healthy/failing"
+	@echo "make chaos  - two gunicorn instances under load while the IdP, PostgreSQL, Redis and a worker fail"
 	@echo "make bench  - token verification and HTTP side by side with PyJWT and python-jose"
 	@echo "make lint   - ruff check and format check"
 	@echo "make postman - run the Postman collection with newman against a throwaway server"
@@ -88,6 +89,17 @@ test-package: install-dev redis-server
 # any non-2xx to a valid token, any bad token accepted, or too many JWKS fetches.
 soak: install
 	$(PY) scripts/soak.py
+
+
+# Not part of `make test`: two gunicorn instances (2 workers each) sharing a throwaway PostgreSQL
+# and Redis on 127.0.0.1, under CHAOS_SECONDS (default 60) of mixed load while the IdP answers
+# 500 (with a reload), Redis restarts without persistence, the DPoP table is restored empty,
+# PostgreSQL restarts and a worker is killed (README "Reliability"); exits 1 if a check fails.
+# Debian's redis-server and postgresql are installed when missing (root).
+chaos: install redis-server
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "PostgreSQL not found: installing Debian's postgresql"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+	$(PY) scripts/chaos.py
 
 
 # Not part of `make test`: per-token cost (cryptography, PyJWT, python-jose, this project with and
