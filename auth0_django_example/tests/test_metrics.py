@@ -32,7 +32,10 @@ def test_metrics_answer_loopback_in_the_prometheus_text_format(client):
     assert response["Cache-Control"] == "no-store"
     text = response.content.decode()
     assert "# TYPE auth0_jwt_tokens_total counter" in text
-    assert 'auth0_jwt_tokens_total{outcome="accepted",reason="none"}' in text
+    assert (
+        'auth0_jwt_tokens_total{issuer="https://tenant.example.test/",outcome="accepted",reason="none"}'
+        in text
+    )
     assert "# TYPE auth0_jwt_jwks_fetches_total counter" in text
     assert "# TYPE http_requests_total counter" in text
 

@@ -16,7 +16,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from auth0_django_example.tests.support import PROXIED, manage, production_environment
-from conftest import bearer
+from conftest import ISSUER, bearer
 
 PRIVATE_200 = ("http_requests_total", {"view": "private", "method": "GET", "status": "200"})
 
@@ -117,15 +117,23 @@ def test_counts_of_two_workers_add_up(serve, tmp_path, make_token, jwks_server):
     assert value(values, "http_request_duration_seconds_count", view="private", method="GET") == (
         sent
     )
-    assert value(values, "auth0_jwt_tokens_total", outcome="accepted", reason="none") == sent
+    assert (
+        value(values, "auth0_jwt_tokens_total", issuer=ISSUER, outcome="accepted", reason="none")
+        == sent
+    )
     # Each worker verified the token once, then served it from its own cache.
     assert value(values, "auth0_jwt_token_cache_total", result="miss") == 2
     assert value(values, "auth0_jwt_token_cache_total", result="hit") == sent - 2
     assert value(values, "auth0_jwt_verify_seconds_count") == 2
     # Each worker loaded the keys once at start: two fetches, counted together.
     assert jwks_server.fetches == 2
-    assert value(values, "auth0_jwt_jwks_fetches_total", outcome="ok", trigger="startup") == 2
-    assert value(values, "auth0_jwt_signing_keys") == 1
+    assert (
+        value(
+            values, "auth0_jwt_jwks_fetches_total", issuer=ISSUER, outcome="ok", trigger="startup"
+        )
+        == 2
+    )
+    assert value(values, "auth0_jwt_signing_keys", issuer=ISSUER) == 1
     # A second scrape (perhaps by the other worker) sees the same totals.
     assert value(scrape(server), name, **labels) == sent
 
@@ -186,7 +194,7 @@ def test_a_worker_that_dies_leaves_the_live_gauge(serve, tmp_path):
     os.kill(victim, signal.SIGKILL)
     assert wait_for(lambda: victim not in gauge_pids() and len(gauge_pids()) == 2)
     server.wait_until_ready(headers=PROXIED)
-    assert value(scrape(server), "auth0_jwt_signing_keys") == 1
+    assert value(scrape(server), "auth0_jwt_signing_keys", issuer=ISSUER) == 1
 
 
 def test_metrics_disabled_leave_prometheus_alone(serve, tmp_path):

@@ -4,12 +4,14 @@ signing keys; on the fake clock against the real JWKS server."""
 import pytest
 from prometheus_client import REGISTRY
 
+from auth0_jwt import metrics
 from auth0_jwt.keystore import HTTPJWKSSource, JWKSKeyStore, UnknownSigningKey
 from conftest import KID, public_jwk
 
 
 def fetches(outcome, trigger) -> float:
-    labels = {"outcome": outcome, "trigger": trigger}
+    # A store built without an issuer (as here) counts under the empty `issuer` label.
+    labels = {"issuer": metrics.UNLABELLED, "outcome": outcome, "trigger": trigger}
     return REGISTRY.get_sample_value("auth0_jwt_jwks_fetches_total", labels) or 0.0
 
 
@@ -75,12 +77,15 @@ def test_fetch_durations_are_observed(store):
 
 
 def test_signing_keys_gauge_follows_the_key_set(store, jwks_server, rsa_key, other_rsa_key):
-    assert REGISTRY.get_sample_value("auth0_jwt_signing_keys") == 0
+    # The gauge is per issuer: each issuer's key store reports to its IssuerMetrics.
+    issuer = {"issuer": "https://gauge.example.test/"}
+    store.add_listener(metrics.IssuerMetrics.of(issuer["issuer"]).on_key_set_changed)
+    assert REGISTRY.get_sample_value("auth0_jwt_signing_keys", issuer) == 0
     store.refresh()
-    assert REGISTRY.get_sample_value("auth0_jwt_signing_keys") == 1
+    assert REGISTRY.get_sample_value("auth0_jwt_signing_keys", issuer) == 1
     jwks_server.publish(public_jwk(rsa_key), public_jwk(other_rsa_key, kid="next"))
     store.refresh()
-    assert REGISTRY.get_sample_value("auth0_jwt_signing_keys") == 2
+    assert REGISTRY.get_sample_value("auth0_jwt_signing_keys", issuer) == 2
     jwks_server.status = 500
     store.refresh()  # a failed fetch keeps the keys, and the count
-    assert REGISTRY.get_sample_value("auth0_jwt_signing_keys") == 2
+    assert REGISTRY.get_sample_value("auth0_jwt_signing_keys", issuer) == 2

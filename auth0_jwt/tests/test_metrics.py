@@ -9,7 +9,7 @@ from auth0_jwt import metrics
 
 
 def rejected(reason) -> float:
-    labels = {"outcome": "rejected", "reason": reason}
+    labels = {"issuer": metrics.UNLABELLED, "outcome": "rejected", "reason": reason}
     return REGISTRY.get_sample_value("auth0_jwt_tokens_total", labels) or 0.0
 
 
