@@ -8,10 +8,15 @@
    project in its production default (gunicorn.conf.py), beside two reference projects served as
    their users serve them (gunicorn's defaults, sync workers; code in bench/peers/): a bare DRF
    "hello" view in a `startproject` project, and djangorestframework-simplejwt's
-   `JWTStatelessUserAuthentication` with `JWK_URL` on the same JWKS. Then this project under the
-   other servers considered: gunicorn gthread (or sync) and granian (WSGI). Interleaved rounds,
-   medians; requests/s, p50, p99 and the workers' CPU time per request for every row. DPoP rides
-   beside Bearer in the same run: a bound token with a new proof on every request.
+   `JWTStatelessUserAuthentication` with `JWK_URL` on the same JWKS, and Auth0's current Django
+   quickstart (Authlib, plain views; bench/peers/quickstart.py, with the one import it needs to
+   run). Then this project under the other servers considered: gunicorn gthread (or sync) and
+   granian (WSGI). And each adapter of the package (bench/adapters/: DRF, plain Django views,
+   Django Ninja under gunicorn; async plain views under uvicorn), its protected view beside the
+   same view unprotected: the token check's cost per request, adapter by adapter.
+   Interleaved rounds, medians; requests/s, p50, p99 and the workers' CPU time per request for
+   every row. DPoP rides beside Bearer in the same run: a bound token with a new proof on every
+   request.
 3. JWKS fetches during the whole run (served by the bench on 127.0.0.1 and counted) and the memory
    a full default token cache adds to a worker.
 4. What the Prometheus metrics cost a /api/private/ request: in-process, in prometheus_client's
@@ -69,11 +74,13 @@ from bench.support import (  # noqa: E402
     start_granian,
     start_gunicorn,
     start_redis,
+    start_uvicorn,
     wait_for,
 )
 
 SERVICE_JWKS_PATH = "/.well-known/jwks.json"
 PEER_JWKS_PATH = "/simplejwt/jwks.json"
+ADAPTERS_JWKS_PATH = "/adapters/jwks.json"
 MICRO_JWKS_PATH = "/in-process/jwks.json"
 DJANGO_JWKS_PATH = "/in-process-django/jwks.json"
 METRICS_JWKS_PATH = "/metrics-cost/jwks.json"
@@ -97,7 +104,17 @@ SERVICES = {
     "ours_metrics": "this project, production default (twin of the `METRICS_ENABLED=0` row)",
     "drf_hello": "bare DRF `startproject`, gunicorn sync",
     "simplejwt": "simplejwt `JWTStatelessUserAuthentication`, gunicorn sync",
+    "quickstart": "Auth0's Django quickstart (Authlib 1.9, one import fixed), gunicorn sync",
+    "adapters_wsgi": "the package alone in a `startproject` project, gunicorn sync",
+    "adapters_asgi": "the package alone in a `startproject` project, uvicorn",
 }
+# The package's adapters (bench/adapters/): (name, the service, its path prefix).
+ADAPTERS = (
+    ("DRF `JSONWebTokenAuthentication`", "adapters_wsgi", "/drf/"),
+    ("plain views `@requires_auth`, sync (WSGI)", "adapters_wsgi", "/plain/"),
+    ("Django Ninja `Auth0Bearer`, sync operation (WSGI)", "adapters_wsgi", "/ninja/"),
+    ("plain views `@requires_auth`, async (ASGI)", "adapters_asgi", "/async/"),
+)
 # Rows: (service, path, tokens: None | "repeated" | "fresh"), in the order each round runs them:
 # the two sides of each target's ratio back to back.
 HTTP_ROWS = {
@@ -114,10 +131,17 @@ HTTP_ROWS = {
     "other_private": ("ours_other", "/api/private/", "repeated"),
     "granian_public": ("ours_granian", "/api/public/", None),
     "granian_private": ("ours_granian", "/api/private/", "repeated"),
+    "quickstart_public": ("quickstart", "/api/public/", None),
+    "quickstart_private": ("quickstart", "/api/private/", "repeated"),
+    **{
+        f"adapter_{prefix.strip('/')}_{kind}": (service, f"{prefix}{kind}/", tokens)
+        for _, service, prefix in ADAPTERS
+        for kind, tokens in (("public", None), ("private", "repeated"))
+    },
 }
 REPORT_ORDER = ("public", "private", "private_fresh", "private_dpop")
 REPORT_ORDER += ("private_dpop_redis",)
-REPORT_ORDER += ("drf_hello", "simplejwt")
+REPORT_ORDER += ("drf_hello", "simplejwt", "quickstart_public", "quickstart_private")
 ROW_LABELS = {
     "private_dpop": "`/api/private/` over DPoP: one bound token, a new proof on every request"
     " (replay cache: the database, here SQLite)",
@@ -133,6 +157,14 @@ ROW_LABELS = {
     "other_private": "`/api/private/`, one repeated token",
     "granian_public": "`/api/public/`",
     "granian_private": "`/api/private/`, one repeated token",
+    "quickstart_public": "`/api/public/` (plain view)",
+    "quickstart_private": "`/api/private/` (`@require_auth`), one repeated token",
+    **{
+        f"adapter_{prefix.strip('/')}_{kind}": f"`{prefix}{kind}/`"
+        + (", one repeated token" if kind == "private" else "")
+        for _, _, prefix in ADAPTERS
+        for kind in ("public", "private")
+    },
 }
 TARGETS = {
     "hit": 0.25,  # cache hit / floor, at most
@@ -347,12 +379,15 @@ def default_threads(env: dict) -> int:
 
 
 def peer_env(kind: str, issuer: str, jwks_url: str, database: Path) -> dict:
-    """The environment of a reference project (bench/peers/); simplejwt only in `kind` simplejwt."""
+    """The environment of a reference project (bench/peers/; simplejwt only in `kind` simplejwt,
+    the quickstart's views in `kind` quickstart), or of the adapters' project (`kind` adapters,
+    bench/adapters/)."""
+    project = "adapters" if kind == "adapters" else "peers"
     env = {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_PREFIXES)}
     bench_packages = os.environ.get("BENCH_PACKAGES", str(ROOT / ".venv" / "bench-packages"))
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "bench.peers.settings",
+            "DJANGO_SETTINGS_MODULE": f"bench.{project}.settings",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "BENCH_PEER": kind,
             "BENCH_PEER_DATABASE": str(database),
@@ -402,6 +437,25 @@ def start_services(env: dict, peers: dict, workdir: Path, servers: list) -> dict
             app="bench.peers.wsgi:application",
         ),
     }
+    for name, kind in (("quickstart", "quickstart"), ("adapters_wsgi", "adapters")):
+        starters[name] = lambda log, kind=kind: start_gunicorn(
+            python,
+            peers[kind],
+            workers=WORKERS,
+            threads=1,
+            log_path=log,
+            config=None,
+            app=f"bench.{'adapters' if kind == 'adapters' else 'peers'}.wsgi:application",
+            ready_path="/plain/public/" if kind == "adapters" else "/api/public/",
+        )
+    starters["adapters_asgi"] = lambda log: start_uvicorn(
+        python,
+        peers["adapters"],
+        workers=WORKERS,
+        log_path=log,
+        app="bench.adapters.asgi:application",
+        ready_path="/async/public/",
+    )
     replay_cache = start_redis(workdir / "redis.log")  # for the ours_redis service
     servers.append(replay_cache)
     redis_env = {**env, "REDIS_URL": f"redis://127.0.0.1:{replay_cache.port}/0"}
@@ -513,6 +567,11 @@ def measure_http(
     ratios["dpop_vs_bearer"] = ratio("private_dpop", "private")
     ratios["dpop_redis_vs_bearer"] = ratio("private_dpop_redis", "private")
     ratios["metrics_rps"] = ratio("private_metrics", "private_no_metrics")
+    ratios["quickstart_private"] = ratio("private", "quickstart_private")
+    ratios["quickstart_public"] = ratio("public", "quickstart_public")
+    for _, _, prefix in ADAPTERS:
+        name = f"adapter_{prefix.strip('/')}"
+        ratios[name] = ratio(f"{name}_private", f"{name}_public")
     ratios["metrics_cpu"] = ratio(
         "private_metrics", "private_no_metrics", lambda r: r.cpu_seconds / max(r.requests, 1)
     )
@@ -728,6 +787,34 @@ def report(results: dict, seconds: float) -> str:
         f" {cpu_per_request['private_dpop_redis'] * 1e6:.0f} µs (Redis) against"
         f" {cpu_per_request['private'] * 1e6:.0f} µs (Bearer)",
     ]
+    lines += [
+        "",
+        "The package's adapters (bench/adapters/: one `startproject` project, the package alone),"
+        " each view with and without the token check, bodies alike; same run, one repeated token:",
+        "",
+        "| adapter | requests/s public | requests/s private | × | worker CPU µs/request"
+        " public | private | the token check |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, _, prefix in ADAPTERS:
+        name = f"adapter_{prefix.strip('/')}"
+        public, private = http[f"{name}_public"], http[f"{name}_private"]
+        public_cpu, private_cpu = (
+            result.cpu_seconds / result.requests * 1e6 for result in (public, private)
+        )
+        lines.append(
+            f"| {label} | {public.requests_per_second:.0f} | {private.requests_per_second:.0f} |"
+            f" {ratios[name]:.2f} | {public_cpu:.0f} | {private_cpu:.0f} |"
+            f" {private_cpu - public_cpu:+.0f} |"
+        )
+    lines += [
+        "",
+        "Auth0's Django quickstart (Authlib's `ResourceProtector`, the guide's code with"
+        " `joserfc.jwk.KeySet.import_key_set` in place of `JsonWebKey.import_key_set`, without"
+        " which every valid token gets a 500), same run: our /api/private/ answers"
+        f" {ratios['quickstart_private']:.2f}x its /api/private/ requests/s, our /api/public/"
+        f" {ratios['quickstart_public']:.2f}x its /api/public/",
+    ]
     cost = results["metrics_cost"]
     # What the metrics add (timed in-process, precisely) over what the request costs a worker.
     metrics_cost = cost["total_us"] / (cpu_per_request["private_no_metrics"] * 1e6)
@@ -926,8 +1013,19 @@ def main() -> int:
             )
         peers = {
             kind: peer_env(kind, issuer, jwks.base_url + PEER_JWKS_PATH, workdir / "peer.sqlite3")
-            for kind in ("hello", "simplejwt")
+            for kind in ("hello", "simplejwt", "quickstart")
         }
+        # The adapters' project reads (and creates) its users: a database of its own, migrated.
+        peers["adapters"] = peer_env(
+            "adapters", issuer, jwks.base_url + ADAPTERS_JWKS_PATH, workdir / "adapters.sqlite3"
+        )
+        subprocess.run(  # noqa: S603 - a fixed command line
+            [sys.executable, "-m", "django", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=peers["adapters"],
+            check=True,
+            timeout=120,
+        )
         http_results, http_ratios, served = measure_http(env, peers, workdir, tokens, seconds, dpop)
         workers_seen = {
             pid

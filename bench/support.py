@@ -347,6 +347,25 @@ def start_granian(
     )
 
 
+def start_uvicorn(
+    python: str,
+    env: dict,
+    *,
+    workers: int,
+    log_path: Path,
+    app: str,
+    ready_path: str,
+):
+    """Start uvicorn (ASGI) with `workers` processes on a free loopback port, its access log off
+    (as the WSGI peers under gunicorn's defaults have none)."""
+    port = free_port()
+    command = [python, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers), "--no-access-log", "--lifespan", "off", app]
+    return _start_server(
+        command, env, port=port, workers=workers, log_path=log_path, ready_path=ready_path
+    )
+
+
 def _start_server(command, env, *, port, workers, log_path, ready_path):
     log = log_path.open("ab")
     process = subprocess.Popen(  # noqa: S603 - a fixed command line

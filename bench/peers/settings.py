@@ -1,6 +1,8 @@
 """The reference projects of `make bench`: Django's `startproject` settings (production: DEBUG off)
 with Django REST framework, and, when BENCH_PEER=simplejwt, djangorestframework-simplejwt's
-`JWTStatelessUserAuthentication` on the bench's JWKS, configured as Auth0's DRF guidance does.
+`JWTStatelessUserAuthentication` on the bench's JWKS, configured as Auth0's DRF guidance does; when
+BENCH_PEER=quickstart, Auth0's current Django API quickstart (plain views with Authlib,
+bench/peers/quickstart.py).
 
 Not part of the service: the bench serves these with gunicorn's defaults and sync workers, as their
 users would (`gunicorn bench.peers.wsgi -w N`).
@@ -75,3 +77,6 @@ if os.environ.get("BENCH_PEER") == "simplejwt":
         # Auth0 access tokens carry no simplejwt token-type claim.
         "TOKEN_TYPE_CLAIM": None,
     }
+
+if os.environ.get("BENCH_PEER") == "quickstart":
+    ROOT_URLCONF = "bench.peers.quickstart"
