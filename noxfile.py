@@ -63,7 +63,12 @@ NEEDS_THE_EXAMPLE = [
     "--deselect=auth0_jwt/tests/test_commands.py::"
     "test_server_refuses_to_start_without_a_tenant_when_debug_is_off",
     "--deselect=auth0_jwt/tests/test_commands.py::test_mint_token_refuses_in_production_mode",
+    # /readyz is the example service's endpoint.
+    "--deselect=auth0_jwt/tests/test_issuers.py::test_readiness_waits_for_every_issuer",
 ]
+# Tests that need a newer Ninja than a line's floor: Ninja 1.4's TestClient refuses a NinjaAPI that
+# a URLconf also mounts, which the testing plugin's Ninja clients do; they are tested on Ninja 1.7.
+NEEDS_A_NEWER_NINJA = {"4.2": ["--ignore=auth0_jwt/tests/test_testing_ninja.py"]}
 
 
 def modules_importing_the_example() -> list[str]:
@@ -114,6 +119,7 @@ def package(session, django):
         "no:cacheprovider",
         "-q",
         *NEEDS_THE_EXAMPLE,
+        *NEEDS_A_NEWER_NINJA.get(django, []),
         *modules_importing_the_example(),
         *(session.posargs or ["auth0_jwt/tests"]),
         env={"CI": "true"},
