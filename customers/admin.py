@@ -15,6 +15,11 @@ class CustomerAdminForm(forms.ModelForm):
         model = Customer
         fields = ["owner", "name", "email", "phone", "company", "notes"]
 
+    def _get_validation_exclusions(self):
+        # The organization is not edited here, but the email's uniqueness depends on it (the
+        # owner scope): the constraints are checked with it, not skipped.
+        return super()._get_validation_exclusions() - {"organization"}
+
     def clean_email(self):
         return normalize_email(self.cleaned_data["email"])
 
@@ -25,15 +30,17 @@ class CustomerAdminForm(forms.ModelForm):
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     form = CustomerAdminForm
-    list_display = ["name", "email", "company", "phone", "owner", "created_at", "updated_at"]
+    list_display = [
+        "name", "email", "company", "phone", "owner", "organization", "created_at", "updated_at"
+    ]  # fmt: skip
     list_filter = [
         "created_at",
         "updated_at",
         ("company", admin.EmptyFieldListFilter),
         ("phone", admin.EmptyFieldListFilter),
     ]
-    search_fields = ["name", "email", "company", "phone", "owner__username"]
-    readonly_fields = ["id", "created_at", "updated_at"]
+    search_fields = ["name", "email", "company", "phone", "owner__username", "organization"]
+    readonly_fields = ["id", "organization", "created_at", "updated_at"]
     raw_id_fields = ["owner"]
     list_select_related = ["owner"]
     date_hierarchy = "created_at"

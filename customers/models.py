@@ -1,23 +1,33 @@
-"""Customers: the resource the API serves, each owned by the user of the token that created it."""
+"""Customers: the resource the API serves. A customer created with a token of an Auth0
+organization belongs to that organization (every member sees and changes it); one created with a
+token without an organization belongs to the user of the token. The creator is kept either way."""
 
 import uuid
 
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.db.models import Q
 
 from customers.validators import validate_phone
 
 NAME_MAX_LENGTH = 200
+# An Auth0 organization id (org_...); auth0_jwt refuses longer ones (MAX_ORGANIZATION_LENGTH).
+ORGANIZATION_MAX_LENGTH = 255
 NOTES_MAX_LENGTH = 5000
 
 
 class Customer(models.Model):
-    """A customer record, visible and changeable only by its owner."""
+    """A customer record, visible and changeable only within its owner scope: its organization's
+    members, or (without an organization) its owner."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customers"
+    )  # who created it; the owner scope too when `organization` is empty
+    # The Auth0 organization (org_id) of the token that created it; empty: its owner's own.
+    organization = models.CharField(
+        max_length=ORGANIZATION_MAX_LENGTH, blank=True, default="", editable=False
     )
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     # Stored lower-cased (customers.services normalises it), so uniqueness ignores case.
@@ -34,13 +44,25 @@ class Customer(models.Model):
     class Meta:
         ordering = ["-created_at", "id"]
         constraints = [
+            # An email is unique within its owner scope: the organization, or the user.
             models.UniqueConstraint(
-                fields=["owner", "email"], name="customers_customer_unique_owner_email"
+                fields=["owner", "email"],
+                condition=Q(organization=""),
+                name="customers_customer_unique_owner_email",
+                violation_error_message="Customer with this Owner and Email already exists.",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=~Q(organization=""),
+                name="customers_customer_unique_organization_email",
+                violation_error_message="Customer with this Organization and Email already exists.",
             ),
         ]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="customers_owner_created_idx"),
             models.Index(fields=["owner", "name"], name="customers_owner_name_idx"),
+            models.Index(fields=["organization", "-created_at"], name="customers_org_created_idx"),
+            models.Index(fields=["organization", "name"], name="customers_org_name_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,6 @@
-"""Reads of customers. Every read is scoped to one owner: another owner's customers do not exist."""
+"""Reads of customers. Every read is scoped to one owner scope: an organization (its customers,
+whoever created them), or one user (their customers without an organization). Customers of another
+scope do not exist."""
 
 import uuid
 from collections.abc import Mapping, Sequence
@@ -22,11 +24,22 @@ def parse_ordering(value: str) -> tuple[str, ...]:
     return terms
 
 
-def customer_list(*, owner, filters: Mapping[str, Any] | None = None) -> QuerySet[Customer]:
-    """The owner's customers: `search` (every word must match name, email or company) and
-    `ordering` (a sequence of `ORDERING_FIELDS`, `-` for descending) are optional filters."""
+def owner_scope(*, owner, organization: str | None = None) -> Q:
+    """The customers of `organization` (an Auth0 org_id) when given, else `owner`'s own ones (those
+    created without an organization)."""
+    if organization:
+        return Q(organization=organization)
+    return Q(owner=owner, organization="")
+
+
+def customer_list(
+    *, owner, organization: str | None = None, filters: Mapping[str, Any] | None = None
+) -> QuerySet[Customer]:
+    """The customers of the owner scope (`organization`, else `owner`): `search` (every word must
+    match name, email or company) and `ordering` (a sequence of `ORDERING_FIELDS`, `-` for
+    descending) are optional filters."""
     filters = filters or {}
-    customers = Customer.objects.filter(owner=owner)
+    customers = Customer.objects.filter(owner_scope(owner=owner, organization=organization))
     for word in (filters.get("search") or "").split():
         match = Q()
         for field in SEARCH_FIELDS:
@@ -40,10 +53,12 @@ def customer_list(*, owner, filters: Mapping[str, Any] | None = None) -> QuerySe
     return customers.order_by(*ordering, "id")
 
 
-def customer_get(*, owner, id: uuid.UUID | str) -> Customer | None:
-    """The owner's customer with this id, or None (also for a malformed id or another owner's)."""
+def customer_get(*, owner, id: uuid.UUID | str, organization: str | None = None) -> Customer | None:
+    """The owner scope's customer with this id, or None (also for a malformed id or another
+    scope's customer)."""
     try:
         customer_id = id if isinstance(id, uuid.UUID) else uuid.UUID(str(id))
     except ValueError:
         return None
-    return Customer.objects.filter(owner=owner, id=customer_id).first()
+    scope = owner_scope(owner=owner, organization=organization)
+    return Customer.objects.filter(scope, id=customer_id).first()

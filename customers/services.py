@@ -1,8 +1,8 @@
 """Writes of customers. Each service is one transaction: it saves everything or nothing.
 
-Email uniqueness per owner is enforced by the database constraint alone, so two concurrent
-requests cannot both create the same customer; the constraint's IntegrityError becomes the same
-field error a single request gets.
+Email uniqueness per owner scope (the organization, or the user) is enforced by the database
+constraints alone, so two concurrent requests cannot both create the same customer; a constraint's
+IntegrityError becomes the same field error a single request gets.
 """
 
 from collections.abc import Mapping
@@ -16,6 +16,7 @@ from customers.validators import normalize_email, normalize_phone
 
 EDITABLE_FIELDS = ("name", "email", "phone", "company", "notes")
 DUPLICATE_EMAIL_MESSAGE = "You already have a customer with this email."
+DUPLICATE_ORGANIZATION_EMAIL_MESSAGE = "Your organization already has a customer with this email."
 NORMALIZERS = {"email": normalize_email, "phone": normalize_phone}
 
 
@@ -25,25 +26,30 @@ def _normalized(field: str, value: str) -> str:
 
 
 def _email_taken(customer: Customer) -> bool:
-    return (
-        Customer.objects.filter(owner_id=customer.owner_id, email=customer.email)
-        .exclude(pk=customer.pk)
-        .exists()
-    )
+    if customer.organization:
+        scope = Customer.objects.filter(organization=customer.organization)
+    else:
+        scope = Customer.objects.filter(owner_id=customer.owner_id, organization="")
+    return scope.filter(email=customer.email).exclude(pk=customer.pk).exists()
 
 
 def _validate_and_save(customer: Customer, **save_options) -> None:
     """Validate the fields, then save; a duplicate email becomes a field error."""
-    customer.full_clean(exclude=["owner"], validate_unique=False, validate_constraints=False)
+    customer.full_clean(
+        exclude=["owner", "organization"], validate_unique=False, validate_constraints=False
+    )
     try:
         # A savepoint, so the transaction stays usable for the check below (PostgreSQL).
         with transaction.atomic():
             customer.save(**save_options)
     except IntegrityError:
         if _email_taken(customer):
-            raise ValidationError(
-                {"email": ValidationError(DUPLICATE_EMAIL_MESSAGE, code="unique")}
-            ) from None
+            message = (
+                DUPLICATE_ORGANIZATION_EMAIL_MESSAGE
+                if customer.organization
+                else DUPLICATE_EMAIL_MESSAGE
+            )
+            raise ValidationError({"email": ValidationError(message, code="unique")}) from None
         raise
 
 
@@ -51,15 +57,18 @@ def _validate_and_save(customer: Customer, **save_options) -> None:
 def customer_create(
     *,
     owner,
+    organization: str | None = None,
     name: str,
     email: str,
     phone: str = "",
     company: str = "",
     notes: str = "",
 ) -> Customer:
-    """Create a customer for `owner`; raises ValidationError with field messages."""
+    """Create a customer by `owner`, belonging to `organization` (an Auth0 org_id) when given, else
+    to `owner`; raises ValidationError with field messages."""
     customer = Customer(
         owner=owner,
+        organization=organization or "",
         name=name,
         email=normalize_email(email),
         phone=normalize_phone(phone),

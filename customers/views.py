@@ -138,11 +138,13 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description=(
         "Makes the create safe to retry (draft-ietf-httpapi-idempotency-key-header): a unique "
         "value per create, e.g. a UUID; 1 to 255 printable ASCII characters. A retry with the "
-        "same key and the same body, by the same user, within 24 hours, gets the first answer "
+        "same key and the same body, by the same user (and organization), within 24 hours, "
+        "gets the first answer "
         "again (a 201, or the 400 refusing the body; marked `Idempotent-Replayed: true`) and "
         "stores nothing new. Answers given before the create runs (400 for a bad key or "
         "malformed JSON, 401, 403, 413, 415), 409, 422 and 5xx stored nothing: the same key may "
-        "be sent again. The same key with another body: 422. While the first request is still "
+        "be sent again. The same key with another body (or under another organization): 422. "
+        "While the first request is still "
         "running, a retry waits for its answer, then 409."
     ),
 )
@@ -205,8 +207,15 @@ class CustomerAPIView(APIView):
             exc = ValidationError(as_serializer_error(exc))
         return super().handle_exception(exc)
 
+    @staticmethod
+    def organization(request) -> str | None:
+        """The Auth0 organization (org_id) the token acts for: its customers are the ones this
+        request sees; None: the token's user's own."""
+        organization = request.auth.organization
+        return organization.id if organization is not None else None
+
     def get_customer(self, request, id) -> Customer:
-        customer = customer_get(owner=request.user, id=id)
+        customer = customer_get(owner=request.user, organization=self.organization(request), id=id)
         if customer is None:
             raise NotFound("No customer of yours has this id.")
         return customer
@@ -249,14 +258,17 @@ class CustomerAPIView(APIView):
             ),
             422: OpenApiResponse(
                 ErrorSerializer,
-                description="This `Idempotency-Key` was used before with a different request body.",
+                description="This `Idempotency-Key` was used before with a different request body "
+                "(or under another organization).",
             ),
         },
     ),
 )
 @extend_schema(tags=["customers"])
 class CustomerListCreateView(CustomerAPIView):
-    """Your customers: the ones created with tokens of your `sub`."""
+    """Your customers. With a token of an Auth0 organization (`org_id`): the organization's
+    customers, the same for every member; with a token without one: the ones created with tokens
+    of your `sub` and no organization."""
 
     required_scopes = {
         "GET": READ_CUSTOMERS,
@@ -269,13 +281,18 @@ class CustomerListCreateView(CustomerAPIView):
         """Your customers, newest first unless `ordering` says otherwise; paginated."""
         filters = CustomerFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        customers = customer_list(owner=request.user, filters=filters.validated_data)
+        customers = customer_list(
+            owner=request.user,
+            organization=self.organization(request),
+            filters=filters.validated_data,
+        )
         paginator = CustomerPagination()
         page = paginator.paginate_queryset(customers, request, view=self)
         return paginator.get_paginated_response(CustomerOutputSerializer(page, many=True).data)
 
     def post(self, request):
-        """Create a customer owned by the token's user; its email must be new among yours.
+        """Create a customer, created by the token's user and belonging to the token's organization
+        (or, without one, to the user); its email must be new among them.
 
         Send an `Idempotency-Key` to make the create safe to retry: a retry gets the first
         answer again instead of creating a second customer."""
@@ -290,7 +307,11 @@ class CustomerListCreateView(CustomerAPIView):
 
         if key is None:
             return self.answer(create())
-        fingerprint = idempotency.request_fingerprint(request.method, request.path, data)
+        # The organization is part of the request: a key sent again under another organization
+        # never gets (or replays) this organization's answer.
+        organization = self.organization(request)
+        scope = request.path if organization is None else f"{request.path} org={organization}"
+        fingerprint = idempotency.request_fingerprint(request.method, scope, data)
         try:
             answer, replayed = idempotency.answer_once(
                 owner=request.user, key=key, fingerprint=fingerprint, perform=create
@@ -307,7 +328,11 @@ class CustomerListCreateView(CustomerAPIView):
         if not serializer.is_valid():
             return idempotency.Answer(status.HTTP_400_BAD_REQUEST, serializer.errors)
         try:
-            customer = customer_create(owner=request.user, **serializer.validated_data)
+            customer = customer_create(
+                owner=request.user,
+                organization=self.organization(request),
+                **serializer.validated_data,
+            )
         except DjangoValidationError as exc:
             return idempotency.Answer(status.HTTP_400_BAD_REQUEST, as_serializer_error(exc))
         location = reverse("customer-detail", kwargs={"id": customer.id}, request=request)
@@ -349,7 +374,8 @@ class CustomerListCreateView(CustomerAPIView):
 )
 @extend_schema(tags=["customers"], parameters=[CUSTOMER_ID])
 class CustomerDetailView(CustomerAPIView):
-    """One of your customers; another owner's customer answers 404, as if it did not exist."""
+    """One of your customers (your organization's, with an organization token); another owner's
+    or organization's customer answers 404, as if it did not exist."""
 
     required_scopes = {
         "GET": READ_CUSTOMERS,

@@ -42,6 +42,13 @@ mint() { "$PY" manage.py mint_token "$@"; }
 token=$(mint --sub "auth0|postman" --scope "read:messages read:customers write:customers")
 token_no_scope=$(mint --sub "auth0|postman" --scope "openid profile")
 token_other_user=$(mint --sub "auth0|postman-other" --scope "read:customers write:customers")
+# Auth0 Organizations: two members of organization A, and the first user in organization B.
+token_org_a=$(mint --sub "auth0|postman" --org-id org_postmanA0000001 --org-name postman-a \
+    --scope "read:customers write:customers")
+token_org_a_colleague=$(mint --sub "auth0|postman-colleague" --org-id org_postmanA0000001 \
+    --org-name postman-a --scope "read:customers write:customers")
+token_org_b=$(mint --sub "auth0|postman" --org-id org_postmanB0000002 --org-name postman-b \
+    --scope "read:customers write:customers")
 
 port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base_url="http://$HOST:$port"
@@ -52,6 +59,8 @@ server_pid=$!
 # Tokens travel in environment variables, never on a command line (where `ps` shows them).
 export POSTMAN_BASE_URL="$base_url" POSTMAN_TOKEN="$token" POSTMAN_TOKEN_NO_SCOPE="$token_no_scope"
 export POSTMAN_TOKEN_OTHER_USER="$token_other_user" POSTMAN_SERVER_PID="$server_pid"
+export POSTMAN_TOKEN_ORG_A="$token_org_a" POSTMAN_TOKEN_ORG_A_COLLEAGUE="$token_org_a_colleague"
+export POSTMAN_TOKEN_ORG_B="$token_org_b"
 
 # Wait (at most 30 s) until the server answers and the signing keys are loaded.
 "$PY" - <<'PYTHON' || { cat "$workdir/server.log" >&2; exit 1; }
@@ -93,6 +102,9 @@ values = {
     "token": os.environ["POSTMAN_TOKEN"],
     "tokenNoScope": os.environ["POSTMAN_TOKEN_NO_SCOPE"],
     "tokenOtherUser": os.environ["POSTMAN_TOKEN_OTHER_USER"],
+    "tokenOrgA": os.environ["POSTMAN_TOKEN_ORG_A"],
+    "tokenOrgAColleague": os.environ["POSTMAN_TOKEN_ORG_A_COLLEAGUE"],
+    "tokenOrgB": os.environ["POSTMAN_TOKEN_ORG_B"],
 }
 for variable in environment["values"]:
     if variable["key"] in values:
