@@ -29,7 +29,7 @@ from asgiref.sync import iscoroutinefunction
 from django.http import JsonResponse
 from django.views import View
 
-from auth0_jwt.authenticator import AuthError, scopes_for_method
+from auth0_jwt.authenticator import AuthError, organization_allow_list, scopes_for_method
 from auth0_jwt.runtime import DjangoRequest, get_request_authenticator
 
 __all__ = ["Auth0TokenRequiredMixin", "error_response", "requires_auth"]
@@ -45,13 +45,16 @@ def error_response(error: AuthError) -> JsonResponse:
     )
 
 
-def requires_auth(view=None, *, scopes=()):
+def requires_auth(view=None, *, scopes=(), organization=None):
     """Require a valid access token holding `scopes` (a list, or a dict per HTTP method) on a
-    function view, sync or async; `@requires_auth` alone requires no scope."""
+    function view, sync or async; `@requires_auth` alone requires no scope. With `organization`
+    (an Auth0 organization id `org_...` or name, or a list of them), the token must act for it."""
     if view is not None and not callable(view):
         raise TypeError("requires_auth takes the scopes by keyword: @requires_auth(scopes=[...])")
     scopes = () if scopes is None else scopes
     scopes_for_method(scopes, "GET")  # a value that is not scopes fails here, not on a request
+    if organization:
+        organization_allow_list(organization)  # likewise for the organization
 
     def decorate(view):
         if iscoroutinefunction(view):
@@ -60,7 +63,7 @@ def requires_auth(view=None, *, scopes=()):
             async def wrapper(request, *args, **kwargs):
                 authenticator = get_request_authenticator()
                 verdict = await authenticator.aauthenticate(DjangoRequest(request))
-                refusal = _admit(request, authenticator, verdict, scopes)
+                refusal = _admit(request, authenticator, verdict, scopes, organization)
                 if refusal is not None:
                     return error_response(refusal)
                 return await view(request, *args, **kwargs)
@@ -71,7 +74,7 @@ def requires_auth(view=None, *, scopes=()):
             def wrapper(request, *args, **kwargs):
                 authenticator = get_request_authenticator()
                 verdict = authenticator.authenticate(DjangoRequest(request))
-                refusal = _admit(request, authenticator, verdict, scopes)
+                refusal = _admit(request, authenticator, verdict, scopes, organization)
                 if refusal is not None:
                     return error_response(refusal)
                 return view(request, *args, **kwargs)
@@ -84,9 +87,11 @@ def requires_auth(view=None, *, scopes=()):
 
 class Auth0TokenRequiredMixin:
     """For class-based views, before `View` (or its subclass) among the bases: every method
-    requires a valid token holding `required_scopes` (a list, or a dict per HTTP method)."""
+    requires a valid token holding `required_scopes` (a list, or a dict per HTTP method) and, with
+    `required_organization` (an Auth0 organization id or name, or a list), acting for it."""
 
     required_scopes = ()
+    required_organization = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -106,7 +111,9 @@ class Auth0TokenRequiredMixin:
             return self._adispatch(request, *args, **kwargs)
         authenticator = get_request_authenticator()
         verdict = authenticator.authenticate(DjangoRequest(request))
-        refusal = _admit(request, authenticator, verdict, self.required_scopes)
+        refusal = _admit(
+            request, authenticator, verdict, self.required_scopes, self.required_organization
+        )
         if refusal is not None:
             return error_response(refusal)
         return super().dispatch(request, *args, **kwargs)
@@ -114,15 +121,17 @@ class Auth0TokenRequiredMixin:
     async def _adispatch(self, request, *args, **kwargs):
         authenticator = get_request_authenticator()
         verdict = await authenticator.aauthenticate(DjangoRequest(request))
-        refusal = _admit(request, authenticator, verdict, self.required_scopes)
+        refusal = _admit(
+            request, authenticator, verdict, self.required_scopes, self.required_organization
+        )
         if refusal is not None:
             return error_response(refusal)
         return await super().dispatch(request, *args, **kwargs)
 
 
-def _admit(request, authenticator, verdict, scopes) -> AuthError | None:
-    """The refusal of the authenticator's verdict and the `scopes` for the request's method; on a
-    pass, the request's user and token set."""
+def _admit(request, authenticator, verdict, scopes, organization=None) -> AuthError | None:
+    """The refusal of the authenticator's verdict, the `scopes` for the request's method and the
+    `organization`; on a pass, the request's user and token set."""
     if verdict is None:
         return authenticator.not_authenticated()
     if isinstance(verdict, AuthError):
@@ -130,6 +139,10 @@ def _admit(request, authenticator, verdict, scopes) -> AuthError | None:
     required = scopes_for_method(scopes, request.method)
     if required:
         refusal = authenticator.check_scopes(verdict.token, required)
+        if refusal is not None:
+            return refusal
+    if organization:
+        refusal = authenticator.check_organization(verdict.token, organization)
         if refusal is not None:
             return refusal
     user = verdict.user

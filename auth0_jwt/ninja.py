@@ -27,7 +27,7 @@ from ninja.errors import HttpError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.security.base import AuthBase
 
-from auth0_jwt.authenticator import AuthError
+from auth0_jwt.authenticator import AuthError, organization_allow_list
 from auth0_jwt.runtime import DjangoRequest, get_request_authenticator
 
 __all__ = ["Auth0Bearer", "Auth0Error", "auth0_error_handler", "install"]
@@ -48,7 +48,8 @@ def auth0_error_handler(request, exc: Auth0Error) -> JsonResponse:
 
 class Auth0Bearer(AuthBase):
     """Authenticates a Ninja operation with an Auth0 access token (Bearer, or DPoP-bound); with
-    `scopes`, the token must also grant each of them (from `scope` or RBAC `permissions`)."""
+    `scopes`, the token must also grant each of them (from `scope` or RBAC `permissions`); with
+    `organization` (an Auth0 organization id `org_...` or name, or a list), act for it."""
 
     openapi_type = "http"
     openapi_scheme = "bearer"
@@ -60,11 +61,14 @@ class Auth0Bearer(AuthBase):
         "requirement."
     )
 
-    def __init__(self, scopes: Iterable[str] = ()):
+    def __init__(self, scopes: Iterable[str] = (), *, organization: str | Iterable[str] = ()):
         if isinstance(scopes, str):
             raise TypeError('scopes is a list of scope names, e.g. scopes=["read:messages"]')
         super().__init__()
         self.scopes = tuple(scopes)
+        self.organization = organization
+        if organization:
+            organization_allow_list(organization)  # a value that is no allow-list fails here
         # Ninja then awaits what __call__ returns in async operations; in sync ones it takes a
         # result that is not a coroutine as it is.
         self.is_async = True
@@ -89,6 +93,8 @@ class Auth0Bearer(AuthBase):
         if isinstance(verdict, AuthError):
             raise Auth0Error(verdict)
         error = authenticator.check_scopes(verdict.token, self.scopes)
+        if error is None and self.organization:
+            error = authenticator.check_organization(verdict.token, self.organization)
         if error is not None:
             raise Auth0Error(error)
         user = verdict.user

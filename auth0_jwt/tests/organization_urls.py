@@ -4,11 +4,14 @@ HasRequiredOrganization)."""
 
 from django.http import JsonResponse
 from django.urls import path
+from django.views import View
+from ninja import NinjaAPI
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auth0_jwt.django import requires_auth
+from auth0_jwt.django import Auth0TokenRequiredMixin, requires_auth
+from auth0_jwt.ninja import Auth0Bearer, install
 from auth0_jwt.permissions import HasRequiredOrganization, HasRequiredScopes
 
 
@@ -63,7 +66,45 @@ async def async_organization(request):
     )
 
 
+@requires_auth(organization="org_acme0000000001")
+def plain_acme(request):
+    return JsonResponse({"sub": request.auth.subject})
+
+
+@requires_auth(scopes=["read:partners"], organization=["org_acme0000000001", "initech"])
+async def plain_partners_async(request):
+    return JsonResponse({"sub": request.auth.subject})
+
+
+class PlainGlobexView(Auth0TokenRequiredMixin, View):
+    required_organization = "globex"
+
+    def get(self, request):
+        return JsonResponse({"sub": request.auth.subject})
+
+
+ninja_api = NinjaAPI(title="Organizations", urls_namespace="auth0-jwt-organizations")
+install(ninja_api)
+
+
+@ninja_api.get("acme/", auth=Auth0Bearer(organization="org_acme0000000001"))
+def ninja_acme(request):
+    return {"sub": request.auth.subject}
+
+
+@ninja_api.get(
+    "partners-async/",
+    auth=Auth0Bearer(scopes=["read:partners"], organization=["org_acme0000000001", "initech"]),
+)
+async def ninja_partners_async(request):
+    return {"sub": request.auth.subject}
+
+
 urlpatterns = [
+    path("plain/acme/", plain_acme),
+    path("plain/partners-async/", plain_partners_async),
+    path("plain/globex/", PlainGlobexView.as_view()),
+    path("ninja/", ninja_api.urls),
     path("api/async-organization/", async_organization),
     path("api/organization/", OrganizationView.as_view()),
     path("api/acme/", AcmeOnlyView.as_view()),
