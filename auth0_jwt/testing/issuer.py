@@ -29,6 +29,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.test.utils import TestContextDecorator, override_settings
 
+from auth0_jwt.domains import issuer_for_domain, parse_domain
 from auth0_jwt.jws import b64url
 from auth0_jwt.keystore import JWKSError
 from auth0_jwt.runtime import use_jwks_source, use_replay_namespace
@@ -145,6 +146,9 @@ class Auth0TestIssuer(TestContextDecorator):
         expires_in: int = DEFAULT_EXPIRES_IN,
         audience: str | list[str] | None = None,
         issuer: str | None = None,
+        issuer_domain: str | None = None,
+        org_id: str | None = None,
+        org_name: str | None = None,
         claims: dict | None = None,
         dpop_key: DPoPKey | ec.EllipticCurvePrivateKey | None = None,
         expired: bool = False,
@@ -153,14 +157,20 @@ class Auth0TestIssuer(TestContextDecorator):
         headers: dict | None = None,
     ) -> str:
         """A signed RS256 access token shaped as Auth0's: `iss`, `sub`, `aud`, `iat`, `exp`, then
-        `scope` (space-separated `scopes`) and `permissions` when given, `cnf.jkt` for a
-        `dpop_key`, and finally `claims`, which set or replace any claim.
+        `scope` (space-separated `scopes`) and `permissions` when given, `org_id` and `org_name`
+        (an Auth0 Organization's token) when given, `cnf.jkt` for a `dpop_key`, and finally
+        `claims`, which set or replace any claim. `issuer_domain` mints for another domain of the
+        tenant (`iss` `https://<domain>/`), as `manage.py mint_token --issuer-domain` does.
 
         The usual wrong tokens, one argument each: `expired=True`, `signed_by_stranger=True` (a
         key the issuer does not publish, under its kid), `unknown_kid=True` (a kid it does not
         publish), `audience="https://other.example/"`, `issuer=...`, `sub=None` (no `sub`).
         `headers` adds or replaces JOSE header fields (`{"kid": None}` removes the kid).
         """
+        if issuer_domain is not None:
+            if issuer is not None:
+                raise TypeError("pass issuer or issuer_domain, not both")
+            issuer = issuer_for_domain(parse_domain(issuer_domain))
         now = int(time.time())
         if expired:
             now -= expires_in + EXPIRED_AGO
@@ -177,6 +187,10 @@ class Auth0TestIssuer(TestContextDecorator):
             payload["scope"] = _scope_claim(scopes)
         if permissions is not None:
             payload["permissions"] = list(permissions)
+        if org_id is not None:
+            payload["org_id"] = org_id
+        if org_name is not None:
+            payload["org_name"] = org_name
         if dpop_key is not None:
             payload["cnf"] = {"jkt": DPoPKey.of(dpop_key).thumbprint}
         payload.update(claims or {})

@@ -70,7 +70,8 @@ def auth0_issuer(request):
 @pytest.fixture
 def auth0_token(auth0_issuer):
     """Mints a token: `auth0_token(sub=..., scopes=[...], permissions=[...], expires_in=...,
-    audience=..., issuer=..., claims={...}, dpop_key=...)`, or a wrong one with `expired=True`,
+    audience=..., issuer=..., issuer_domain=..., org_id=..., org_name=..., claims={...},
+    dpop_key=...)`, or a wrong one with `expired=True`,
     `signed_by_stranger=True`, `unknown_kid=True`, `sub=None`."""
     return auth0_issuer.token
 
