@@ -48,6 +48,37 @@ REDIS_URL_SCHEMES = ("redis", "rediss", "unix")
 # Django settings whose change (tests' override_settings) rebuilds what is built from them.
 RELOADING_SETTINGS = ("AUTH0", "DEBUG")
 
+# Every key the `AUTH0` dict accepts (load_auth0_settings reads these and no other); any other key
+# is a system-check warning naming the closest of these (checks.py). The configuration reference
+# in the docs is checked against this tuple.
+SETTING_KEYS = (
+    "DOMAIN",
+    "DOMAINS",
+    "DOMAINS_RESOLVER",
+    "DISCOVERY",
+    "ISSUER",
+    "JWKS_URL",
+    "AUDIENCE",
+    "ALGORITHMS",
+    "LEEWAY",
+    "JWKS_TIMEOUT",
+    "JWKS_CACHE_LIFETIME",
+    "JWKS_MIN_REFETCH_INTERVAL",
+    "JWKS_PERSISTED_MAX_AGE",
+    "TOKEN_CACHE_SIZE",
+    "USER",
+    "ORGANIZATIONS",
+    "DPOP",
+    "DPOP_ALGORITHMS",
+    "DPOP_IAT_LEEWAY",
+    "DPOP_MAX_AGE",
+    "DPOP_MAX_PROOF_LENGTH",
+    "DPOP_NONCE",
+    "REDIS_URL",
+    "LOCAL_ISSUER",
+    "LOCAL_ISSUER_KEY_DIR",
+)
+
 
 @dataclass(frozen=True)
 class Auth0Settings:

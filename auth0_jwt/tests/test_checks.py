@@ -199,3 +199,89 @@ def test_a_domain_that_is_not_a_host_name_is_refused(domain):
         assert str(raised.value) == (
             f'AUTH0["DOMAIN"] must be a host name such as "tenant.us.auth0.com", got {domain!r}.'
         )
+
+
+def unknown_key_warnings():
+    from auth0_jwt.checks import check_unknown_auth0_keys
+
+    return [(warning.id, warning.level, warning.msg) for warning in check_unknown_auth0_keys()]
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        (
+            "AUDIANCE",
+            'AUTH0["AUDIANCE"] is not a setting of auth0_jwt and is ignored. '
+            'Did you mean AUTH0["AUDIENCE"]?',
+        ),
+        (
+            "audience",
+            'AUTH0["audience"] is not a setting of auth0_jwt and is ignored. '
+            'Did you mean AUTH0["AUDIENCE"]?',
+        ),
+        (
+            "JWKS_CACHE_TTL",
+            'AUTH0["JWKS_CACHE_TTL"] is not a setting of auth0_jwt and is ignored. '
+            'Did you mean AUTH0["JWKS_CACHE_LIFETIME"]?',
+        ),
+        (
+            "DOMIANS",
+            'AUTH0["DOMIANS"] is not a setting of auth0_jwt and is ignored. '
+            'Did you mean AUTH0["DOMAINS"]?',
+        ),
+        (
+            "CLIENT_SECRET",
+            'AUTH0["CLIENT_SECRET"] is not a setting of auth0_jwt and is ignored. '
+            "The settings it reads are listed in its README (Settings).",
+        ),
+        (
+            42,
+            "AUTH0[42] is not a setting of auth0_jwt and is ignored. "
+            "The settings it reads are listed in its README (Settings).",
+        ),
+    ],
+)
+def test_an_unknown_key_is_a_warning_naming_the_closest_known_one(settings, key, message):
+    from django.core.checks import WARNING
+
+    settings.AUTH0 = {**settings.AUTH0, key: "https://api.example.com/"}
+    assert unknown_key_warnings() == [("auth0_jwt.W001", WARNING, message)]
+    assert messages(settings) == []  # the known keys still pass; the unknown one changes nothing
+
+
+def test_every_known_key_passes_the_unknown_key_check(settings):
+    from auth0_jwt.conf import SETTING_KEYS
+
+    settings.AUTH0 = dict.fromkeys(SETTING_KEYS, "")
+    assert unknown_key_warnings() == []
+
+
+def test_every_key_the_settings_parser_reads_is_a_known_key():
+    """SETTING_KEYS is the list the warning and the docs rely on: it names every key conf.py reads,
+    and no other."""
+    import ast
+    import inspect
+
+    from auth0_jwt import conf
+
+    read = {
+        node.args[0].value
+        for node in ast.walk(ast.parse(inspect.getsource(conf)))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "raw"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    } | {
+        node.args[0].value
+        for node in ast.walk(ast.parse(inspect.getsource(conf)))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "setting_name"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert read == set(conf.SETTING_KEYS)
