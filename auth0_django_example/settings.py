@@ -325,7 +325,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Auth0 access tokens --------------------------------------------------------------------------
 
-AUTH0_DOMAIN = env_str("AUTH0_DOMAIN").removeprefix("https://").rstrip("/")
+# Your tenant's domain, as the package takes it (AUTH0["DOMAIN"]: the issuer and the JWKS URL are
+# derived from it); AUTH0_ISSUER (and AUTH0_JWKS_URL) instead for an issuer that is not a domain.
+AUTH0_DOMAIN = env_str("AUTH0_DOMAIN")
 AUTH0_ISSUER = env_str("AUTH0_ISSUER")
 # A tenant with custom domains (Auth0 "Multiple Custom Domains"): every domain its tokens may come
 # from, comma-separated, instead of AUTH0_DOMAIN; each is accepted as the issuer https://<domain>/.
@@ -347,8 +349,6 @@ if AUTH0_LOCAL_ISSUER:
     AUTH0_ISSUER = env_str("LOCAL_ISSUER_URL", "http://127.0.0.1:8000/")
     # Domains the local issuer signs for instead (mint_token --issuer-domain picks one).
     AUTH0_DOMAINS = env_list("LOCAL_ISSUER_DOMAINS")
-elif not AUTH0_ISSUER and AUTH0_DOMAIN:
-    AUTH0_ISSUER = f"https://{AUTH0_DOMAIN}/"
 
 
 def organizations_setting(raw: str):
@@ -393,7 +393,9 @@ AUTH0 = {
 }
 if AUTH0_DOMAINS:
     AUTH0["DOMAINS"] = AUTH0_DOMAINS
-else:
+elif AUTH0_ISSUER:  # an explicit issuer (or the local one) wins over AUTH0_DOMAIN, as before
     AUTH0["ISSUER"] = AUTH0_ISSUER
-    if env_str("AUTH0_JWKS_URL") or env_str("AUTH0_DISCOVERY", "off").lower() not in TRUE_WORDS:
-        AUTH0["JWKS_URL"] = env_str("AUTH0_JWKS_URL", f"{AUTH0_ISSUER}.well-known/jwks.json")
+else:
+    AUTH0["DOMAIN"] = AUTH0_DOMAIN
+if not AUTH0_DOMAINS and env_str("AUTH0_JWKS_URL"):
+    AUTH0["JWKS_URL"] = env_str("AUTH0_JWKS_URL")

@@ -39,12 +39,48 @@ def test_auth0_domains_becomes_the_domains_setting():
     }
 
 
-def test_auth0_domain_keeps_working():
-    setting = auth0_setting(AUTH0_DOMAIN="tenant.us.auth0.com", AUTH0_API_IDENTIFIER=API)
-    assert (setting["DOMAINS"], setting["ISSUER"], setting["JWKS_URL"]) == (
+SHOW_RESOLVED = (
+    "import json; from auth0_jwt.conf import get_auth0_settings; s = get_auth0_settings(); "
+    "print(json.dumps([s.issuer, s.jwks_url, list(s.issuers)]))"
+)
+
+
+@pytest.mark.parametrize(
+    "domain", ["tenant.us.auth0.com", "https://tenant.us.auth0.com/", "tenant.us.auth0.com/"]
+)
+def test_auth0_domain_keeps_working_and_is_passed_as_the_documented_domain_key(domain):
+    """The example passes AUTH0["DOMAIN"] as the package documents (issue 21): the package derives
+    the issuer and the JWKS URL, exactly as the example did before."""
+    variables = dict(AUTH0_DOMAIN=domain, AUTH0_API_IDENTIFIER=API)
+    setting = auth0_setting(**variables)
+    assert (setting["DOMAIN"], setting["DOMAINS"], setting["ISSUER"], setting["JWKS_URL"]) == (
+        domain,
         None,
+        None,
+        None,
+    )
+    result = manage(
+        "shell", "-c", SHOW_RESOLVED, env=clean_environment(DJANGO_DEBUG="1", **variables)
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [
         "https://tenant.us.auth0.com/",
         "https://tenant.us.auth0.com/.well-known/jwks.json",
+        ["https://tenant.us.auth0.com/"],
+    ]
+
+
+def test_auth0_issuer_and_jwks_url_still_win_over_the_domain():
+    setting = auth0_setting(
+        AUTH0_DOMAIN="tenant.us.auth0.com",
+        AUTH0_ISSUER="https://issuer.example.com/",
+        AUTH0_JWKS_URL="https://keys.example.com/jwks.json",
+        AUTH0_API_IDENTIFIER=API,
+    )
+    assert (setting["DOMAIN"], setting["ISSUER"], setting["JWKS_URL"]) == (
+        None,
+        "https://issuer.example.com/",
+        "https://keys.example.com/jwks.json",
     )
 
 
