@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help install install-dev migrate run serve test test-postgres test-package redis-server \
-	lint format postman soak chaos bench clean
+	lint format postman soak chaos bench docs clean
 
 help:
 	@echo "make run    - create .venv, install, migrate, serve on http://$(HOST):$(PORT)/"
@@ -18,6 +18,7 @@ help:
 	@echo "make chaos  - two gunicorn instances under load while the IdP, PostgreSQL, Redis and a worker fail"
 	@echo "make bench  - token verification and HTTP side by side with PyJWT and python-jose"
 	@echo "make lint   - ruff check and format check"
+	@echo "make docs   - build the documentation site into site/ (warnings, broken links and anchors fail)"
 	@echo "make postman - run the Postman collection with newman against a throwaway server"
 
 $(PY):
@@ -127,6 +128,19 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The documentation site (mkdocs.yml, docs/): MkDocs Material from requirements-docs.txt in a venv of
+# its own, apart from the service's; `--strict` makes every warning (a broken link or anchor, a page
+# missing from the navigation, a missing snippet file) an error.
+DOCS_VENV ?= .venv-docs
+
+$(DOCS_VENV)/.installed: requirements-docs.txt
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --disable-pip-version-check --quiet -r requirements-docs.txt
+	@touch $@
+
+docs: $(DOCS_VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict
+
 # newman (pinned in postman/package-lock.json) in postman/node_modules; Debian's Node.js and npm
 # are installed first where npm is missing.
 postman/node_modules/.installed: postman/package.json postman/package-lock.json
@@ -139,4 +153,4 @@ postman: install postman/node_modules/.installed
 	bash postman/run.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis staticfiles
+	rm -rf $(VENV) $(DOCS_VENV) site .pytest_cache .ruff_cache .hypothesis staticfiles
