@@ -37,6 +37,9 @@ from auth0_jwt.jws import (
 from auth0_jwt.keystore import KEY_TYPES_BY_ALGORITHM_PREFIX, MIN_RSA_KEY_BITS, _key_from_parameters
 
 PROOF_TYPE = "dpop+jwt"
+# An unsecured JWS (RFC 7515 appendix A.5, `alg: none`): a header and a payload, then a dot and an
+# empty signature. It is one JWT, so not a syntax error, but never an acceptable proof.
+UNSECURED_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.")
 DEFAULT_ALGORITHMS = ("ES256",)
 DEFAULT_IAT_LEEWAY = 30  # seconds a proof's iat may be ahead of this server's clock (Auth0's SDK)
 DEFAULT_MAX_AGE = 300  # seconds a proof's iat may be behind it (Auth0's SDK)
@@ -149,6 +152,11 @@ class DPoPVerifier:
         if len(proof) > self.max_length:
             raise ProofRejected(f"The DPoP proof is longer than {self.max_length} characters.")
         check_proof_syntax(proof)
+        if UNSECURED_JWS.fullmatch(proof):
+            raise ProofRejected(
+                "The DPoP proof is not signed: its signature part is empty (alg none is never "
+                f"accepted); sign it with one of {', '.join(self.algorithms)}."
+            )
         header = self._get_header(proof)
         alg = header["alg"]
         public_key, thumbprint = public_key_from_jwk(header["jwk"], alg)
@@ -256,14 +264,15 @@ class DPoPVerifier:
 
 
 def check_proof_syntax(proof: str) -> None:
-    """Exactly one compact JWS (three base64url segments); raise MalformedProof otherwise."""
+    """Exactly one compact JWS (three base64url segments, the last one empty for an unsecured
+    JWS, which DPoPVerifier.verify refuses as a proof); raise MalformedProof otherwise."""
     if not proof:
         raise MalformedProof("The DPoP header is empty.")
     if "," in proof:
         raise MalformedProof("Send exactly one DPoP header holding one proof.")
     if proof.count(".") == 4:
         raise MalformedProof("The DPoP proof must be a signed JWT (JWS), not an encrypted one.")
-    if not COMPACT_JWS.fullmatch(proof):
+    if not COMPACT_JWS.fullmatch(proof) and not UNSECURED_JWS.fullmatch(proof):
         raise MalformedProof(
             "The DPoP proof is not one JWT: expected three base64url segments separated by dots."
         )

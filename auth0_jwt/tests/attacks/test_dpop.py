@@ -50,6 +50,10 @@ JTI = "The DPoP proof's jti claim is not a string of 1 to 256 characters."
 REPLAYED = "The DPoP proof was used before: sign a new proof (with a new jti) for every request."
 OTHER_KEY = "The token is bound to another key than the one that signed the DPoP proof."
 NOT_BOUND = "The token is not bound to a key (no cnf.jkt claim), so it cannot be used with DPoP."
+UNSIGNED = (
+    "The DPoP proof is not signed: its signature part is empty (alg none is never accepted); "
+    "sign it with one of ES256."
+)
 NOT_ONE_JWS = "The DPoP proof is not one JWT: expected three base64url segments separated by dots."
 
 
@@ -107,9 +111,21 @@ def test_honest_proof_is_accepted(send, client_key, token):
 def test_alg_none_unsigned_proof_is_refused(send, client_key, token):
     header = {"typ": "dpop+jwt", "alg": "none", "jwk": public_jwk(client_key)}
     proof = compact(header, proof_claims(token=token, now=NOW), signature=b"")
-    assert_invalid_dpop_request(send(proof), NOT_ONE_JWS)  # an empty signature is no JWS
+    assert proof.endswith(".")  # an unsecured JWS: three segments, the signature empty
+    assert_invalid_proof(send(proof), UNSIGNED)  # RFC 9449 section 7.1: 401 invalid_dpop_proof
     proof = compact(header, proof_claims(token=token, now=NOW), signature=b"x")
     assert_invalid_proof(send(proof), ALG)
+
+
+def test_empty_signature_under_an_accepted_alg_is_refused_as_unsigned(send, client_key, token):
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(client_key)}
+    proof = compact(header, proof_claims(token=token, now=NOW), signature=b"")
+    assert_invalid_proof(send(proof), UNSIGNED)
+
+
+@pytest.mark.parametrize("proof", ["a.b", "a..", ".b.", "a.b.c.", "..", "a.b..c"])
+def test_what_is_not_three_segments_stays_a_malformed_request(send, proof):
+    assert_invalid_dpop_request(send(proof), NOT_ONE_JWS)
 
 
 def test_hs256_keyed_with_the_public_jwk_is_refused(send, client_key, token):
