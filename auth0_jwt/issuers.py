@@ -42,7 +42,13 @@ from auth0_jwt.domains import (
     jwks_url_for_issuer,
     parse_domain,
 )
-from auth0_jwt.keystore import HTTPJWKSSource, JWKSError, KeySet, KeySetUnavailable
+from auth0_jwt.keystore import (
+    HTTPJWKSSource,
+    JWKSError,
+    JWKSKeyStore,
+    KeySet,
+    KeySetUnavailable,
+)
 from auth0_jwt.token_cache import CachingTokenVerifier, VerifiedTokenCache
 from auth0_jwt.verifier import (
     TokenRejected,
@@ -243,7 +249,8 @@ class MultiIssuerVerifier:
             return True
         entry = self.token_cache.peek(raw_token)
         if entry is not None and not entry.source.retired:
-            return entry.source.key_store.may_fetch()
+            source: CachingTokenVerifier = entry.source  # what stored it: one issuer's verifier
+            return source.key_store.may_fetch()
         try:
             issuer = decode_segment(raw_token, 1, "payload").get("iss")
         except TokenRejected:
@@ -306,6 +313,9 @@ class MultiIssuerVerifier:
     def _resolve(self, *, wait: bool) -> None:
         """Call the domains resolver (one caller at a time; a failed call is not repeated before
         `retry_interval`) and install its issuers; keep the last good list on failure."""
+        domains_resolver = self.domains_resolver
+        if domains_resolver is None:
+            return
         if not self._resolve_lock.acquire(timeout=10 if wait else 0):
             return
         try:
@@ -314,7 +324,7 @@ class MultiIssuerVerifier:
                 return  # another caller just did (or a failure is still fresh)
             self._last_resolve_attempt = now
             try:
-                issuers = resolve_issuers(self.domains_resolver)
+                issuers = resolve_issuers(domains_resolver)
             except ValueError as exc:
                 self.resolver_error = f"the domains resolver failed: {exc}"
                 logger.warning(
@@ -361,7 +371,7 @@ class MultiIssuerVerifier:
         resolving the domains when a resolver gives them; issuers added later start theirs when
         they are added."""
 
-        def run():
+        def run() -> None:
             delay = min(1.0, max_delay)
             while not self._verifiers:
                 self._resolve(wait=True)
@@ -410,7 +420,7 @@ class IssuerKeyStores:
         self._verifier = verifier
 
     @property
-    def stores(self) -> dict:
+    def stores(self) -> dict[str, JWKSKeyStore]:
         return {issuer: v.key_store for issuer, v in self._verifier._verifiers.items()}
 
     @property

@@ -19,8 +19,12 @@ import hashlib
 import hmac
 import json
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import DatabaseError, connections, router
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 2.0  # seconds a read or a write may take before the key store goes on without it
 
@@ -38,7 +42,7 @@ class DatabaseKeySetStore:
         self.timeout = timeout
         self._key = hashlib.sha256(b"auth0_jwt.keyset_store\n" + secret.encode()).digest()
 
-    def load(self) -> tuple[dict, float] | None:
+    def load(self) -> tuple[dict[str, Any], float] | None:
         """The saved document and when it was fetched, or None (none saved, or not by us)."""
         row = self._in_own_thread(self._read)
         if row is None:
@@ -53,7 +57,7 @@ class DatabaseKeySetStore:
         except ValueError:
             raise KeySetStoreUnavailable("the saved JWKS is not JSON") from None
 
-    def save(self, document: dict, fetched_at: float) -> None:
+    def save(self, document: dict[str, Any], fetched_at: float) -> None:
         """Keep `document`, unless the row holds one fetched later (by another process)."""
         text = json.dumps(document, sort_keys=True, separators=(",", ":"))
         fetched_at = round(fetched_at, 3)
@@ -65,7 +69,7 @@ class DatabaseKeySetStore:
 
     # -- The database, from a thread of its own --
 
-    def _read(self):
+    def _read(self) -> tuple[str, float, str] | None:
         from auth0_jwt.models import PersistedKeySet
 
         return (
@@ -93,10 +97,10 @@ class DatabaseKeySetStore:
         with connection.cursor() as cursor:
             cursor.execute(sql, [self.url_hash, self.jwks_url, document, fetched_at, signature])
 
-    def _in_own_thread(self, work):
-        outcome = {}
+    def _in_own_thread(self, work: Callable[[], T]) -> T | None:
+        outcome: dict[str, Any] = {}
 
-        def run():
+        def run() -> None:
             try:
                 outcome["value"] = work()
             except DatabaseError as exc:

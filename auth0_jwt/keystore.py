@@ -32,12 +32,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.exceptions import InvalidKeyError
 
@@ -146,8 +147,9 @@ class HTTPJWKSSource:
         except (ValueError, RecursionError):
             raise JWKSError("the JWKS endpoint did not return JSON") from None
 
-    def _read_body(self, response, deadline: float) -> bytes:
-        chunks, size = [], 0
+    def _read_body(self, response: http.client.HTTPResponse, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
         while chunk := response.read(65536):
             size += len(chunk)
             if size > MAX_JWKS_BYTES:
@@ -177,7 +179,9 @@ def _describe_network_error(reason: object, timeout: float) -> str:
 # --- Parsing --------------------------------------------------------------------------------------
 
 
-def parse_jwks(document: Any, *, algorithms: tuple[str, ...]) -> tuple[dict, list[str]]:
+def parse_jwks(
+    document: Any, *, algorithms: tuple[str, ...]
+) -> tuple[dict[str, SigningKey], list[str]]:
     """Build the signing keys of a JWKS document; return them by `kid` with the reasons for skips.
 
     A malformed entry is skipped (and reported) so that the other keys keep working; a document
@@ -187,14 +191,16 @@ def parse_jwks(document: Any, *, algorithms: tuple[str, ...]) -> tuple[dict, lis
     return keys, skipped
 
 
-def _parse_jwks(document: Any, *, algorithms: tuple[str, ...]) -> tuple[dict, list[str], dict]:
+def _parse_jwks(
+    document: Any, *, algorithms: tuple[str, ...]
+) -> tuple[dict[str, SigningKey], list[str], dict[str, Any]]:
     """`parse_jwks`, plus the public document of the keys it kept (what a persistence saves)."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise JWKSError('the JWKS is not an object with a "keys" list')
     key_types = {KEY_TYPES_BY_ALGORITHM_PREFIX[name[:2]] for name in algorithms}
     keys: dict[str, SigningKey] = {}
     skipped: list[str] = []
-    kept: list[dict] = []
+    kept: list[dict[str, Any]] = []
     for position, entry in enumerate(document["keys"]):
         try:
             key = build_signing_key(entry, key_types=key_types)
@@ -238,7 +244,7 @@ def build_signing_key(entry: Any, *, key_types: set[str]) -> SigningKey:
     if from_parameters is None and from_certificate is None:
         raise ValueError("neither key parameters nor an x5c certificate")
     if from_parameters is not None and from_certificate is not None:
-        if from_parameters.public_numbers() != from_certificate.public_numbers():
+        if not _same_public_key(from_parameters, from_certificate):
             raise ValueError("the x5c certificate does not match the key parameters")
     public_key = from_parameters or from_certificate
 
@@ -252,7 +258,25 @@ def build_signing_key(entry: Any, *, key_types: set[str]) -> SigningKey:
     return SigningKey(kid=kid, key_type=key_type, public_key=public_key, algorithm=algorithm)
 
 
-def _key_from_parameters(entry: dict, key_type: str):
+PublicKeyFromParameters = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+
+
+def _same_public_key(
+    from_parameters: PublicKeyFromParameters, from_certificate: CertificatePublicKeyTypes
+) -> bool:
+    """Whether the x5c certificate holds the key the parameters give (any other type: not)."""
+    if isinstance(from_parameters, rsa.RSAPublicKey):
+        return (
+            isinstance(from_certificate, rsa.RSAPublicKey)
+            and from_parameters.public_numbers() == from_certificate.public_numbers()
+        )
+    return (
+        isinstance(from_certificate, ec.EllipticCurvePublicKey)
+        and from_parameters.public_numbers() == from_certificate.public_numbers()
+    )
+
+
+def _key_from_parameters(entry: dict[str, Any], key_type: str) -> PublicKeyFromParameters | None:
     required = ("n", "e") if key_type == "RSA" else ("crv", "x", "y")
     if not any(name in entry for name in required):
         return None
@@ -262,14 +286,15 @@ def _key_from_parameters(entry: dict, key_type: str):
         raise ValueError("a private key was published")
     public_entry = {name: entry[name] for name in ("kty", *required)}
     try:
+        # No private member ("d" is refused above): PyJWT builds the public key.
         if key_type == "RSA":
-            return RSAAlgorithm.from_jwk(public_entry)
-        return ECAlgorithm.from_jwk(public_entry)
+            return cast(rsa.RSAPublicKey, RSAAlgorithm.from_jwk(public_entry))
+        return cast(ec.EllipticCurvePublicKey, ECAlgorithm.from_jwk(public_entry))
     except (InvalidKeyError, ValueError, TypeError) as exc:
         raise ValueError(f"invalid key parameters ({exc})") from None
 
 
-def _key_from_x5c(chain: Any):
+def _key_from_x5c(chain: Any) -> CertificatePublicKeyTypes:
     if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
         raise ValueError("x5c is not a list of certificates")
     try:
@@ -449,7 +474,9 @@ class JWKSKeyStore:
         self._save_persisted(public_document)
         return key_set
 
-    def _install(self, keys: dict, skipped, *, age: float) -> KeySet:
+    def _install(
+        self, keys: Mapping[str, SigningKey], skipped: Iterable[str], *, age: float
+    ) -> KeySet:
         """Make `keys`, fetched `age` seconds ago, the current key set."""
         previous = self._key_set
         key_set = KeySet(
@@ -465,7 +492,7 @@ class JWKSKeyStore:
         for listener in self._listeners:
             listener(key_set)
 
-    def _save_persisted(self, public_document: dict) -> None:
+    def _save_persisted(self, public_document: dict[str, Any]) -> None:
         if self.persistence is None or self.persisted_max_age <= 0:
             return
         try:
@@ -521,7 +548,7 @@ class JWKSKeyStore:
         Used at start-up: the process never blocks or crashes on a slow or absent IdP.
         """
 
-        def run():
+        def run() -> None:
             delay = min(1.0, max_delay)
             while self._key_set is None:
                 try:

@@ -1,5 +1,7 @@
 """Links an Auth0 subject (`sub`) to the Django user created for it."""
 
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 
@@ -21,15 +23,15 @@ class Auth0Identity(models.Model):
         verbose_name = "Auth0 identity"
         verbose_name_plural = "Auth0 identities"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.sub
 
 
-class UsedDPoPProofManager(models.Manager):
+class UsedDPoPProofManager(models.Manager["UsedDPoPProof"]):
     """Proofs only: the replay store's markers (keys starting with "~", which no proof's hash
     has; see replay.py) share the table but are not proofs."""
 
-    def get_queryset(self):
+    def get_queryset(self) -> models.QuerySet[UsedDPoPProof]:
         return super().get_queryset().exclude(key__startswith="~")
 
 
@@ -50,7 +52,7 @@ class UsedDPoPProof(models.Model):
     class Meta:
         verbose_name = "used DPoP proof"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.key
 
 
@@ -69,5 +71,5 @@ class PersistedKeySet(models.Model):
     class Meta:
         verbose_name = "persisted key set"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.jwks_url

@@ -70,7 +70,7 @@ def organization_of(claims: Mapping[str, Any]) -> Organization | None:
     return Organization(org_id, name)
 
 
-def _claim(value, bad: str, unsafe: str) -> str:
+def _claim(value: Any, bad: str, unsafe: str) -> str:
     if value.__class__ is not str or not value or len(value) > MAX_ORGANIZATION_LENGTH:
         raise OrganizationRejected(bad, "bad_claim")
     if UNSAFE_CHARACTERS.search(value) or not value.strip():
@@ -100,7 +100,7 @@ class OrganizationAllowList:
             organization.name is not None and organization.name in self.names
         )
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, OrganizationAllowList) and (self.ids, self.names) == (
             other.ids,
             other.names,

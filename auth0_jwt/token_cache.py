@@ -286,9 +286,9 @@ class SharedValues:
         self._scope_sets: dict[frozenset[str], frozenset[str]] = {}
         self._organizations: dict[Organization, Organization] = {}
 
-    def claims(self, claims: dict) -> dict:
+    def claims(self, claims: Mapping[str, Any]) -> dict[str, Any]:
         """`claims` with its names and short strings interned (except per-token ones)."""
-        shared = {}
+        shared: dict[str, Any] = {}
         for name, value in claims.items():
             if name in UNIQUE_CLAIMS:
                 pass
@@ -300,7 +300,7 @@ class SharedValues:
             shared[sys.intern(name)] = value
         return shared
 
-    def header(self, segment: str, header: dict) -> Mapping[str, Any]:
+    def header(self, segment: str, header: Mapping[str, Any]) -> Mapping[str, Any]:
         """A read-only header shared by every token whose header segment is `segment`."""
         shared = self._headers.get(segment)
         if shared is None:
@@ -343,7 +343,8 @@ class SharedValues:
         return shared
 
 
-def _interned(value):
+def _interned(value: Any) -> Any:
+    """`value` (a JSON value) with its short strings interned."""
     if isinstance(value, str):
         return sys.intern(value) if len(value) <= MAX_INTERNED_LENGTH else value
     if isinstance(value, list):

@@ -8,6 +8,7 @@ be saved, has no groups and no Django permissions, and there is no way to disabl
 user is refused only in database mode. Framework-free, like the rest of the core.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from auth0_jwt.verifier import VerifiedToken
@@ -51,7 +52,7 @@ class TokenUser:
         """Django model permissions live in the database: a token user has none."""
         return False
 
-    def has_perms(self, perm_list, obj: Any = None) -> bool:
+    def has_perms(self, perm_list: Iterable[str], obj: Any = None) -> bool:
         return False
 
     def has_module_perms(self, app_label: str) -> bool:

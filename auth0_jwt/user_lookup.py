@@ -17,15 +17,29 @@ warning in the log. Both give the same user (tests/test_user_lookup.py proves it
 the test matrix covers).
 """
 
+from __future__ import annotations
+
 import functools
 import logging
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.signals import setting_changed
 from django.db import connections, router
 from django.dispatch import receiver
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.expressions import Expression
+    from django.db.models.sql.compiler import SQLCompiler
+
+    # Column index -> (converters, expression), as SQLCompiler.get_converters returns them.
+    Converters = dict[int, tuple[list[Callable[..., Any]], Expression]]
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +51,7 @@ class CompiledUserQuery:
 
     sql: str
     field_names: tuple[str, ...]
-    columns: tuple
+    columns: tuple[Any, ...]
 
 
 def _compile_user_query(alias: str) -> CompiledUserQuery:
@@ -81,7 +95,7 @@ def compiled_user_query(alias: str) -> CompiledUserQuery | None:
         return None
 
 
-def orm_user_for_subject(sub: str):
+def orm_user_for_subject(sub: str) -> AbstractBaseUser | None:
     """The user linked to `sub` through the plain ORM query (the fallback); None if none."""
     User = get_user_model()
     try:
@@ -90,7 +104,7 @@ def orm_user_for_subject(sub: str):
         return None
 
 
-def find_user_for_subject(sub: str):
+def find_user_for_subject(sub: str) -> AbstractBaseUser | None:
     """The user linked to `sub`, read from the database now; None if there is none."""
     User = get_user_model()
     alias = router.db_for_read(User)
@@ -113,20 +127,23 @@ def find_user_for_subject(sub: str):
 _per_thread = threading.local()
 
 
-def _converters(connection, alias: str, query: CompiledUserQuery):
+def _converters(
+    connection: BaseDatabaseWrapper, alias: str, query: CompiledUserQuery
+) -> tuple[SQLCompiler, Converters]:
     """The ORM's value converters for the query's columns on this thread's connection."""
     cached = getattr(_per_thread, "converters", None)
     if cached is None:
         cached = _per_thread.converters = {}
     entry = cached.get(alias)
     if entry is None or entry[0] is not connection or entry[1] is not query:
-        compiler = connection.ops.compiler("SQLCompiler")(None, connection, alias)
-        entry = (connection, query, compiler, compiler.get_converters(query.columns))
+        # No query: this compiler only converts values, which needs the connection alone.
+        compiler = connection.ops.compiler("SQLCompiler")(None, connection, alias)  # type: ignore[arg-type]
+        entry = (connection, query, compiler, compiler.get_converters(list(query.columns)))
         cached[alias] = entry
     return entry[2], entry[3]
 
 
 @receiver(setting_changed)
-def forget_compiled_queries(*, setting, **kwargs):
+def forget_compiled_queries(*, setting: str, **kwargs: Any) -> None:
     if setting in ("AUTH_USER_MODEL", "DATABASES", "DATABASE_ROUTERS"):
         compiled_user_query.cache_clear()

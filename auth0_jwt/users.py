@@ -5,8 +5,12 @@ user model: the token's user, created on first sight; a disabled user is refused
 that does not answer is a 503.
 """
 
+from __future__ import annotations
+
 import hashlib
 import logging
+import sys
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
@@ -16,6 +20,9 @@ from auth0_jwt.authenticator import UserRejected, UserUnavailable
 from auth0_jwt.models import Auth0Identity
 from auth0_jwt.user_lookup import find_user_for_subject
 from auth0_jwt.verifier import VerifiedToken
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 # Its lines are the authentication layer's: the name operators route them by, kept.
 logger = logging.getLogger("auth0_jwt.authentication")
@@ -32,7 +39,9 @@ def username_for_subject(sub: str) -> str:
 def _free_username(sub: str) -> str:
     """The tutorial's username if it fits and is free, else a readable one with a hash suffix."""
     User = get_user_model()
-    max_length = User._meta.get_field(User.USERNAME_FIELD).max_length
+    field = User._meta.get_field(User.USERNAME_FIELD)
+    # A username field without a limit (a TextField) takes any length.
+    max_length: int = getattr(field, "max_length", None) or sys.maxsize
     candidate = username_for_subject(sub)
     if (
         len(candidate) <= max_length
@@ -43,7 +52,7 @@ def _free_username(sub: str) -> str:
     return candidate[: max_length - len(suffix)] + suffix
 
 
-def get_or_create_user_for_subject(sub: str):
+def get_or_create_user_for_subject(sub: str) -> AbstractBaseUser:
     """The user of `sub`, created on first sight; safe when several first requests race."""
     if len(sub) > MAX_SUBJECT_LENGTH:
         raise ValueError(f"sub is longer than {MAX_SUBJECT_LENGTH} characters")
@@ -70,7 +79,7 @@ def get_or_create_user_for_subject(sub: str):
 class DatabaseUserLoader:
     """The Django user of a token's `sub`, created just in time; refused when disabled."""
 
-    def load(self, token: VerifiedToken):
+    def load(self, token: VerifiedToken) -> AbstractBaseUser:
         if len(token.subject) > MAX_SUBJECT_LENGTH:
             raise UserRejected(
                 f"The token's sub claim is longer than {MAX_SUBJECT_LENGTH} characters."
@@ -84,7 +93,7 @@ class DatabaseUserLoader:
             raise UserRejected("The user account of this token is disabled.")
         return user
 
-    async def aload(self, token: VerifiedToken):
+    async def aload(self, token: VerifiedToken) -> AbstractBaseUser:
         """`load` in Django's thread for database work: the event loop never waits on it, and
         the user comes back loaded (no lazy object)."""
         return await sync_to_async(self.load)(token)

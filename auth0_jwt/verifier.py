@@ -11,7 +11,7 @@ this verifier's issuer first: another `iss` never costs a fetch. The organizatio
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +79,7 @@ class VerifiedToken:
     # The Auth0 organization the token acts for (`org_id`, and `org_name` when sent), or None.
     organization: Organization | None = None
 
-    def has_scopes(self, required) -> bool:
+    def has_scopes(self, required: Iterable[str]) -> bool:
         return set(required) <= self.scopes
 
 
@@ -216,7 +216,7 @@ class TokenVerifier:
         valid_from, valid_until = self._check_time_window(token)
         return Verification(token, key, valid_from, valid_until)
 
-    def _get_key(self, raw_token: str, header: dict):
+    def _get_key(self, raw_token: str, header: Mapping[str, Any]) -> SigningKey:
         if self.key_store.may_fetch(header["kid"]):
             # Finding the key could fetch the JWKS: only for a token that names this issuer.
             check_issuer(decode_segment(raw_token, 1, "payload"), (self.issuer,))
@@ -234,7 +234,7 @@ class TokenVerifier:
             )
         return key
 
-    def _decode(self, raw_token: str, key, algorithm: str) -> dict:
+    def _decode(self, raw_token: str, key: SigningKey, algorithm: str) -> dict[str, Any]:
         try:
             claims = self._jwt.decode(
                 raw_token,
@@ -253,7 +253,7 @@ class TokenVerifier:
             raise TokenRejected("The token's claims are malformed.", "malformed") from None
         return claims
 
-    def _check_claim_types(self, claims: dict) -> None:
+    def _check_claim_types(self, claims: Mapping[str, Any]) -> None:
         check_claim_types(claims)
 
     def _check_time_window(self, token: VerifiedToken) -> tuple[float, float]:
@@ -267,7 +267,9 @@ class TokenVerifier:
             raise TokenRejected(NOT_YET_VALID, "not_yet_valid")
         return valid_from, valid_until
 
-    def _build_verified_token(self, claims: dict, header: dict) -> VerifiedToken:
+    def _build_verified_token(
+        self, claims: Mapping[str, Any], header: Mapping[str, Any]
+    ) -> VerifiedToken:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject.strip():
             raise TokenRejected("The token's sub claim is empty or not a string.", "bad_claim")
@@ -307,7 +309,7 @@ def check_shape(raw_token: str) -> None:
         )
 
 
-def check_header(raw_token: str, algorithms: tuple[str, ...]) -> dict:
+def check_header(raw_token: str, algorithms: tuple[str, ...]) -> dict[str, Any]:
     """The token's header, untrusted, if its `alg` is one of `algorithms`, it has no critical
     extensions and names a `kid`; else TokenRejected."""
     header = decode_segment(raw_token, 0, "header")
@@ -327,7 +329,7 @@ def check_header(raw_token: str, algorithms: tuple[str, ...]) -> dict:
     return header
 
 
-def check_claim_types(claims: dict) -> None:
+def check_claim_types(claims: Mapping[str, Any]) -> None:
     """Time claims must be JSON numbers (PyJWT would also take numeric strings)."""
     for name in TIME_CLAIMS:
         if claims.get(name) is not None and not is_numeric_date(claims[name]):
@@ -336,7 +338,7 @@ def check_claim_types(claims: dict) -> None:
             )
 
 
-def check_issuer(payload: dict, issuers) -> str:
+def check_issuer(payload: Mapping[str, Any], issuers: Container[str]) -> str:
     """The payload's `iss` (untrusted) if it is exactly one of `issuers` (a container of strings),
     compared as is: another case, a trailing dot, a port or a user name make another issuer."""
     issuer = payload.get("iss")
@@ -347,7 +349,7 @@ def check_issuer(payload: dict, issuers) -> str:
     return issuer
 
 
-def decode_segment(raw_token: str, index: int, name: str) -> dict:
+def decode_segment(raw_token: str, index: int, name: str) -> dict[str, Any]:
     """Segment `index` of a compact JWS as a JSON object, untrusted; TokenRejected if not one."""
     try:
         return json_segment(raw_token, index)
@@ -368,7 +370,7 @@ def _reason_for(exc: jwt.PyJWTError) -> tuple[str, str]:
     return "The token is invalid.", "invalid"
 
 
-def _scopes(claims: dict) -> frozenset[str]:
+def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
     """Scopes from the space-separated `scope` claim and Auth0's RBAC `permissions` list."""
     scope = claims.get("scope", "")
     if not isinstance(scope, str):

@@ -1,6 +1,8 @@
 """The local development issuer's public keys, at the path Auth0 uses."""
 
-from django.http import Http404, JsonResponse
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
 
 from auth0_jwt.conf import get_auth0_settings
@@ -9,7 +11,7 @@ from auth0_jwt.local_issuer import LocalIssuer
 
 
 @require_safe
-def jwks(request):
+def jwks(request: HttpRequest) -> JsonResponse:
     """`GET /.well-known/jwks.json`, served only when this service is its own (dev) issuer."""
     config = get_auth0_settings()
     if not config.local_issuer:
