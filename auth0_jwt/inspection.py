@@ -6,20 +6,30 @@ up, exactly as a request would: a token of another issuer is reported without fe
 
 import datetime
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from auth0_jwt.issuers import MultiIssuerVerifier
 from auth0_jwt.keystore import KeySetUnavailable, UnknownSigningKey
 from auth0_jwt.organizations import OrganizationPolicy, OrganizationRejected, organization_of
+from auth0_jwt.token_cache import CachingTokenVerifier
 from auth0_jwt.verifier import TokenRejected, TokenVerifier, decode_segment
+
+# One issuer's verifier (caching or not), or the verifier of several issuers.
+OneIssuerVerifier = TokenVerifier | CachingTokenVerifier
+InspectedVerifier = OneIssuerVerifier | MultiIssuerVerifier
 
 
 @dataclass
 class Inspection:
+    """The report: its lines, and whether this service would accept the token."""
+
     lines: list[str] = field(default_factory=list)
     accepted: bool = False
 
 
-def shown(value) -> str:
+def shown(value: object) -> str:
     """An untrusted value on one printable line."""
     text = value if isinstance(value, str) else repr(value)
     text = text.encode("unicode_escape").decode("ascii")
@@ -37,7 +47,7 @@ def human_duration(seconds: float) -> str:
     return f"{seconds} s"
 
 
-def human_time(value, now: float) -> str:
+def human_time(value: object, now: float) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"{shown(value)} (not a number of seconds)"
     try:
@@ -58,11 +68,11 @@ def strip_scheme(raw: str) -> str:
 def inspect_token(
     raw_token: str,
     *,
-    verifier: TokenVerifier,
+    verifier: InspectedVerifier,
     now: float | None = None,
     dpop_mode: str = "allowed",
     organizations: OrganizationPolicy | None = None,
-):
+) -> Inspection:
     """Describe `raw_token` and verify it with `verifier` (one issuer's, or the verifier of
     several); raise TokenRejected if it is no JWT.
 
@@ -117,18 +127,18 @@ def inspect_token(
     return report
 
 
-def _issuer(verifier, iss) -> tuple:
+def _issuer(verifier: InspectedVerifier, iss: object) -> tuple[OneIssuerVerifier | None, str]:
     """The verifier of the token's issuer (None when it is not configured) and the words on it."""
-    issuers = getattr(verifier, "issuers", None)
-    if issuers is None:  # one issuer
+    if not isinstance(verifier, MultiIssuerVerifier):  # one issuer
         return verifier, _compare(iss, verifier.issuer, "the configured issuer")
+    issuers = verifier.issuers
     issuer_verifier = verifier.for_issuer(iss)
     if issuer_verifier is not None:
         return issuer_verifier, f"{shown(iss)} (one of the {len(issuers)} configured issuers)"
     return None, f"{shown(iss)} (is NOT one of the configured issuers: {', '.join(issuers)})"
 
 
-def _describe_organization(claims, policy: OrganizationPolicy) -> str:
+def _describe_organization(claims: Mapping[str, Any], policy: OrganizationPolicy) -> str:
     """The token's organization and what the policy says of it."""
     try:
         organization = organization_of(claims)
@@ -148,13 +158,13 @@ def _describe_organization(claims, policy: OrganizationPolicy) -> str:
     return words
 
 
-def _jkt(claims) -> str | None:
+def _jkt(claims: Mapping[str, Any]) -> str | None:
     cnf = claims.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     return jkt if isinstance(jkt, str) and jkt else None
 
 
-def _describe_binding(claims) -> str:
+def _describe_binding(claims: Mapping[str, Any]) -> str:
     """Whether the token is DPoP-bound (RFC 9449 section 6: `cnf.jkt`), and to which key."""
     if "cnf" not in claims:
         return "not bound (no cnf claim): a Bearer token"
@@ -164,7 +174,7 @@ def _describe_binding(claims) -> str:
     return f"DPoP-bound: cnf.jkt={shown(jkt)} (the key's RFC 7638 thumbprint)"
 
 
-def _describe_key(verifier: TokenVerifier, kid) -> str:
+def _describe_key(verifier: OneIssuerVerifier, kid: object) -> str:
     if not isinstance(kid, str) or not kid:
         return "the token names no key (no kid)"
     store = verifier.key_store
@@ -178,13 +188,13 @@ def _describe_key(verifier: TokenVerifier, kid) -> str:
     return f"{shown(kid)} is in the JWKS ({store.description})"
 
 
-def _compare(value, expected: str, what: str) -> str:
+def _compare(value: object, expected: str, what: str) -> str:
     if value == expected:
         return f"{shown(value)} (matches {what})"
     return f"{shown(value)} (does NOT match {what} {expected})"
 
 
-def _describe_audience(value, expected: str) -> str:
+def _describe_audience(value: object, expected: str) -> str:
     if isinstance(value, list) and expected in value:
         return f"{shown(value)} (includes this API's audience)"
     return _compare(value, expected, "this API's audience")

@@ -10,6 +10,8 @@ key in a file, `mint --dpop-key` binds a token to it (`cnf.jkt`) and `create_dpo
 proof `manage.py dpop_proof` prints.
 """
 
+from __future__ import annotations
+
 import base64
 import datetime
 import hashlib
@@ -18,6 +20,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from cryptography import x509
@@ -29,6 +32,9 @@ from cryptography.x509.oid import NameOID
 from auth0_jwt.dpop import PROOF_TYPE, access_token_hash, jwk_thumbprint
 from auth0_jwt.jws import b64url
 from auth0_jwt.keystore import JWKSError
+
+if TYPE_CHECKING:
+    from auth0_jwt.conf import Auth0Settings
 
 KEY_FILE_NAME = "signing-key.pem"
 ALGORITHM = "RS256"
@@ -52,11 +58,11 @@ class LocalIssuer:
         self.key_dir = Path(key_dir)
         self.issuer = issuer
         self.audience = audience
-        self._private_key = None
-        self._certificate = None
+        self._private_key: rsa.RSAPrivateKey | None = None
+        self._certificate: x509.Certificate | None = None
 
     @classmethod
-    def from_settings(cls, config) -> "LocalIssuer":
+    def from_settings(cls, config: Auth0Settings) -> LocalIssuer:
         return cls(
             key_dir=config.local_issuer_key_dir, issuer=config.issuer, audience=config.audience
         )
@@ -65,16 +71,19 @@ class LocalIssuer:
     def key_path(self) -> Path:
         return self.key_dir / KEY_FILE_NAME
 
-    def _load(self):
-        if self._private_key is None:
+    def _load(self) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        if self._private_key is None or self._certificate is None:
             pem = self._read_or_create_key_file()
             try:
-                self._private_key = serialization.load_pem_private_key(pem, password=None)
-                self._certificate = x509.load_pem_x509_certificate(pem)
+                private_key = serialization.load_pem_private_key(pem, password=None)
+                certificate = x509.load_pem_x509_certificate(pem)
             except ValueError:
+                private_key = None
+            if not isinstance(private_key, rsa.RSAPrivateKey):
                 raise LocalIssuerError(
                     f"{self.key_path} is not a valid key file; delete it to create a new key."
-                ) from None
+                )
+            self._private_key, self._certificate = private_key, certificate
         return self._private_key, self._certificate
 
     def _read_or_create_key_file(self) -> bytes:
@@ -95,9 +104,10 @@ class LocalIssuer:
     @property
     def kid(self) -> str:
         """RFC 7638 thumbprint of the public key: stable across restarts, new with a new key."""
-        return self.jwks()["keys"][0]["kid"]
+        kid: str = self.jwks()["keys"][0]["kid"]
+        return kid
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, Any]:
         """The public key in Auth0's JWKS shape; raises JWKSError if the key cannot be loaded."""
         try:
             private_key, certificate = self._load()
@@ -136,7 +146,7 @@ class LocalIssuer:
         permissions: list[str] | None = None,
         expires_in: int = DEFAULT_EXPIRES_IN,
         audience: str | list[str] | None = None,
-        extra_claims: dict | None = None,
+        extra_claims: dict[str, Any] | None = None,
         now: float | None = None,
         dpop_key: ec.EllipticCurvePrivateKey | None = None,
         issuer: str | None = None,
@@ -148,7 +158,7 @@ class LocalIssuer:
         `org_name` make it an Auth0 Organization's token."""
         private_key, _ = self._load()
         issued_at = int(now if now is not None else time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": issuer or self.issuer,
             "sub": sub,
             "aud": audience if audience is not None else self.audience,
@@ -218,7 +228,7 @@ def load_or_create_dpop_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def dpop_public_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict:
+def dpop_public_jwk(private_key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
     """The public half of a P-256 key as a JWK (the proof's `jwk` header)."""
     numbers = private_key.public_key().public_numbers()
     return {

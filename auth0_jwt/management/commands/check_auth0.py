@@ -2,12 +2,13 @@
 usable (with several domains, one block per domain)."""
 
 import time
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 from django.utils.module_loading import import_string
 
-from auth0_jwt.conf import get_auth0_settings, setting_name
+from auth0_jwt.conf import Auth0Settings, get_auth0_settings, setting_name
 from auth0_jwt.domains import jwks_url_for_issuer
 from auth0_jwt.issuers import DiscoveredJWKSSource, resolve_issuers
 from auth0_jwt.keystore import HTTPJWKSSource, JWKSError, parse_jwks
@@ -23,7 +24,7 @@ class Command(TokenCommand):
     )
     requires_system_checks = []
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             config = get_auth0_settings()
         except ImproperlyConfigured as exc:
@@ -60,7 +61,7 @@ class Command(TokenCommand):
             self.style.SUCCESS(f"OK: tokens of each of the {len(issuers)} issuers can be verified.")
         )
 
-    def _issuers(self, config) -> list[str]:
+    def _issuers(self, config: Auth0Settings) -> list[str]:
         """The configured issuers, or the ones the domains resolver returns now."""
         if not config.domains_resolver:
             self.stdout.write(f"Domains:   {len(config.issuers)} ({setting_name('DOMAINS')})")
@@ -72,12 +73,12 @@ class Command(TokenCommand):
         self.stdout.write(f"Domains:   {len(issuers)} (resolved by {config.domains_resolver})")
         return issuers
 
-    def _write_organizations(self, config) -> None:
+    def _write_organizations(self, config: Auth0Settings) -> None:
         if config.organizations is not None:
             policy = OrganizationPolicy(config.organizations)
             self.stdout.write(f"Organizations: {policy.describe()}")
 
-    def _check(self, config, issuer: str, jwks_url: str) -> None:
+    def _check(self, config: Auth0Settings, issuer: str, jwks_url: str) -> None:
         """Fetch `issuer`'s key set and list its keys; CommandError saying why it is unusable."""
         started = time.monotonic()
         try:

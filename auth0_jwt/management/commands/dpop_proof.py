@@ -2,8 +2,9 @@
 development client's key (the one `mint_token --dpop-key` bound the token to)."""
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from auth0_jwt.dpop import normalized_htu
 from auth0_jwt.jws import COMPACT_JWS
@@ -21,7 +22,7 @@ class Command(TokenCommand):
     # A client-side tool: it needs neither the service's settings nor its checks.
     requires_system_checks = []
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--key",
             required=True,
@@ -32,7 +33,7 @@ class Command(TokenCommand):
         parser.add_argument("--url", required=True, help="the request URL, as the server sees it")
         parser.add_argument("--token", help="the access token (adds the ath claim)")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         method, url, token = options["method"], options["url"], options["token"]
         if not method or not method.isalpha() or not method.isupper():
             raise CommandError(f"--method must be an HTTP method such as GET, got {method!r}.")

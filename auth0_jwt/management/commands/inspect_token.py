@@ -1,9 +1,10 @@
 """`python manage.py inspect_token TOKEN`: why would this service accept or reject a token?"""
 
 import sys
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from auth0_jwt.conf import get_auth0_settings
 from auth0_jwt.inspection import inspect_token, strip_scheme
@@ -21,10 +22,10 @@ class Command(TokenCommand):
     )
     requires_system_checks = []
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("token", help='the access token, or "-" to read it from stdin')
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         from_stdin = options["token"] == "-"  # noqa: S105 - "-" is the stdin marker
         raw = sys.stdin.read() if from_stdin else options["token"]
         token = strip_scheme(raw)

@@ -2,11 +2,12 @@
 
 import json
 import re
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
-from auth0_jwt.conf import get_auth0_settings
+from auth0_jwt.conf import Auth0Settings, get_auth0_settings
 from auth0_jwt.domains import issuer_for_domain, parse_domain
 from auth0_jwt.local_issuer import (
     DEFAULT_EXPIRES_IN,
@@ -38,7 +39,7 @@ class Command(TokenCommand):
         "http://127.0.0.1:8000/api/private-scoped/"
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sub", default=DEFAULT_SUBJECT, help="subject (default: %(default)s)")
         parser.add_argument("--scope", help='space-separated scopes, e.g. "read:messages"')
         parser.add_argument(
@@ -82,7 +83,7 @@ class Command(TokenCommand):
             "configured issuer, the first of AUTH0_DOMAINS)",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             config = get_auth0_settings()
         except ImproperlyConfigured as exc:
@@ -128,7 +129,7 @@ class Command(TokenCommand):
             raise CommandError(f"A claim value cannot be put in a token: {exc}.") from None
         self.stdout.write(token)
 
-    def _issuer(self, config, domain: str | None) -> str | None:
+    def _issuer(self, config: Auth0Settings, domain: str | None) -> str | None:
         """The issuer of `--issuer-domain` (None: the configured one); a note on stderr when this
         service does not accept it (a token to see refused)."""
         if domain is None:
