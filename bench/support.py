@@ -10,6 +10,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -272,11 +273,12 @@ def start_gunicorn(
     app: str = "auth0_django_example.wsgi:application",
     config: Path | None = ROOT / "gunicorn.conf.py",
     ready_path: str = "/api/public/",
+    worker_class: str | None = None,
 ):
     """Start gunicorn on a free loopback port with `config` (the project's gunicorn.conf.py by
     default; None for gunicorn's own defaults), the bench's bind and workers, and `threads` (None:
-    whatever the config and environment say; 1: sync workers; more: gthread); return once
-    `ready_path` answers."""
+    whatever the config and environment say; 1: sync workers; more: gthread) or `worker_class`
+    (e.g. uvicorn's worker, with an ASGI `app`); return once `ready_path` answers."""
     port = free_port()
     command = [python, "-m", "gunicorn"]
     if config is not None:
@@ -284,7 +286,9 @@ def start_gunicorn(
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     if threads is not None:
         worker_class = "gthread" if threads > 1 else "sync"
-        command += ["--threads", str(threads), "--worker-class", worker_class]
+        command += ["--threads", str(threads)]
+    if worker_class is not None:
+        command += ["--worker-class", worker_class]
     command.append(app)
     return _start_server(
         command, env, port=port, workers=workers, log_path=log_path, ready_path=ready_path
@@ -329,6 +333,62 @@ def start_redis(log_path: Path) -> "Server":
         client.close()
 
 
+class PostgreSQL:
+    """Debian's PostgreSQL in a throwaway data folder on a free loopback port, as
+    scripts/test-postgres.sh and scripts/chaos.py start it (as root, the server runs as
+    `postgres`), with the server's default durability (fsync on), as a deployment runs it."""
+
+    def __init__(self):
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+        bins = [b for b in bins if (b / "initdb").exists() and (b / "pg_ctl").exists()]
+        if not bins:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install -y postgresql)")
+        self.bin = bins[-1]
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-postgres-"))
+        self.as_owner = []
+        if os.getuid() == 0:
+            shutil.chown(self.folder, "postgres")
+            self.as_owner = ["runuser", "-u", "postgres", "--"]
+        self.port = free_port()
+        self.data = self.folder / "data"
+
+    def _run(self, *command: str) -> None:
+        done = subprocess.run(  # noqa: S603 - Debian's binaries, fixed arguments
+            [*self.as_owner, *command], capture_output=True, text=True, timeout=120, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:2])} failed:\n{done.stdout}{done.stderr}")
+
+    def start(self, *databases: str) -> "PostgreSQL":
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
+            "--no-locale", "-E", "UTF8", "--no-sync",
+        )  # fmt: skip
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "server.log"),
+            "-w", "-t", "60", "-o", options, "start",
+        )  # fmt: skip
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
+            for name in databases:
+                connection.execute(f"CREATE DATABASE {name}")
+        return self
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(  # noqa: S603 - Debian's binary, fixed arguments
+                [*self.as_owner, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
+                 "immediate", "-w", "stop"],
+                capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def start_granian(
     python: str,
     env: dict,
@@ -337,10 +397,12 @@ def start_granian(
     log_path: Path,
     app: str = "auth0_django_example.wsgi:application",
     ready_path: str = "/api/public/",
+    interface: str = "wsgi",
 ):
-    """Start granian's WSGI server (from the bench environment) on a free loopback port."""
+    """Start granian (from the bench environment) on a free loopback port: its WSGI server, or
+    its ASGI one (`interface="asgi"` with an ASGI `app`), its own access log off."""
     port = free_port()
-    command = [python, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"]
+    command = [python, "-m", "granian", "--interface", interface, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers), "--no-ws", app]
     return _start_server(
         command, env, port=port, workers=workers, log_path=log_path, ready_path=ready_path

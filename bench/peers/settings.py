@@ -1,6 +1,7 @@
 """The reference projects of `make bench`: Django's `startproject` settings (production: DEBUG off)
 with Django REST framework, and, when BENCH_PEER=simplejwt, djangorestframework-simplejwt's
 `JWTStatelessUserAuthentication` on the bench's JWKS, configured as Auth0's DRF guidance does; when
+BENCH_PEER=simplejwt_db, simplejwt's `JWTAuthentication` (the user read from the database); when
 BENCH_PEER=quickstart, Auth0's current Django API quickstart (plain views with Authlib,
 bench/peers/quickstart.py).
 
@@ -75,6 +76,26 @@ if os.environ.get("BENCH_PEER") == "simplejwt":
         "LEEWAY": 60,
         "USER_ID_CLAIM": "sub",
         # Auth0 access tokens carry no simplejwt token-type claim.
+        "TOKEN_TYPE_CLAIM": None,
+    }
+
+if os.environ.get("BENCH_PEER") == "simplejwt_db":
+    # simplejwt's default class: it reads the token's user from the database on every request, as
+    # this project does in its default (database) mode. Auth0's `sub` names the user by username.
+    INSTALLED_APPS.append("rest_framework_simplejwt")
+    REST_FRAMEWORK = {
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "rest_framework_simplejwt.authentication.JWTAuthentication"
+        ],
+    }
+    SIMPLE_JWT = {
+        "ALGORITHM": "RS256",
+        "JWK_URL": os.environ["BENCH_PEER_JWKS_URL"],
+        "AUDIENCE": os.environ["BENCH_PEER_AUDIENCE"],
+        "ISSUER": os.environ["BENCH_PEER_ISSUER"],
+        "LEEWAY": 60,
+        "USER_ID_FIELD": "username",
+        "USER_ID_CLAIM": "sub",
         "TOKEN_TYPE_CLAIM": None,
     }
 
