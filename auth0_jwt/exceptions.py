@@ -9,11 +9,24 @@ section 3 also wants the `error` (and a description), for a missing scope a 403 
 project's own code (`raise InvalidToken("...")`) gets the same headers, built from its class.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
 from rest_framework import status
 from rest_framework.exceptions import APIException, AuthenticationFailed, PermissionDenied
 
 from auth0_jwt.authenticator import REALM, AuthError, bearer_challenge
 from auth0_jwt.verifier import VerifiedToken
+
+if TYPE_CHECKING:
+    from rest_framework.response import Response
+
+    # For the type checker, the mixins are the DRF exceptions they are mixed into.
+    _MixedIntoAPIException = APIException
+else:
+    _MixedIntoAPIException = object
 
 __all__ = [
     "REALM",
@@ -33,7 +46,7 @@ __all__ = [
 ]
 
 
-class CoreAnswerMixin:
+class CoreAnswerMixin(_MixedIntoAPIException):
     """A DRF exception that may carry the core's `AuthError` (and so its headers)."""
 
     auth_error: AuthError | None = None
@@ -84,7 +97,7 @@ class UseDPoPNonce(InvalidDPoPProof):
     default_code = "use_dpop_nonce"
     bearer_error = "use_dpop_nonce"
 
-    def __init__(self, detail, nonce: str):
+    def __init__(self, detail: str, nonce: str):
         super().__init__(detail)
         self.nonce = nonce
 
@@ -108,7 +121,7 @@ class InsufficientScope(BearerChallengeMixin, PermissionDenied):
     default_code = "insufficient_scope"
     bearer_error = "insufficient_scope"
 
-    def __init__(self, scopes, *, token=None):
+    def __init__(self, scopes: Iterable[str], *, token: VerifiedToken | None = None):
         self.scopes = tuple(scopes)
         self.token = token  # the request's token, if known: its `cnf` picks the DPoP challenge
         super().__init__(
@@ -150,7 +163,7 @@ class ReplayCacheUnavailable(CoreAnswerMixin, APIException):
 
 
 # The DRF exception of each core answer, by (code, challenge scheme).
-_EXCEPTIONS = {
+_EXCEPTIONS: dict[tuple[str, str | None], type[CoreAnswerMixin]] = {
     ("invalid_request", "Bearer"): InvalidRequest,
     ("invalid_request", "DPoP"): DPoPInvalidRequest,
     ("invalid_token", "Bearer"): InvalidToken,
@@ -164,6 +177,7 @@ _EXCEPTIONS = {
 
 def from_auth_error(error: AuthError) -> APIException:
     """The DRF exception for the core's answer, carrying it (and so its headers)."""
+    exc: CoreAnswerMixin
     if error.code == "use_dpop_nonce":
         exc = UseDPoPNonce(error.detail, error.headers.get("DPoP-Nonce", ""))
     elif error.code == "insufficient_scope":
@@ -174,7 +188,7 @@ def from_auth_error(error: AuthError) -> APIException:
     return exc
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus the RFC 6750 / RFC 9449 challenge and Retry-After where they apply."""
     # Imported here: rest_framework.views imports the authentication classes, which import this.
     from rest_framework.views import exception_handler as drf_exception_handler
@@ -188,7 +202,7 @@ def exception_handler(exc, context):
     return response
 
 
-def _auth_error_of(exc: CoreAnswerMixin, context) -> AuthError:
+def _auth_error_of(exc: CoreAnswerMixin, context: Mapping[str, Any]) -> AuthError:
     """The core's answer for an exception raised without one (by a project's own code)."""
     from auth0_jwt.runtime import get_request_authenticator
 
@@ -206,5 +220,5 @@ def _auth_error_of(exc: CoreAnswerMixin, context) -> AuthError:
     return authenticator.error(exc.default_code, str(exc.detail))
 
 
-def _verified(token):
+def _verified(token: object) -> VerifiedToken | None:
     return token if isinstance(token, VerifiedToken) else None

@@ -14,12 +14,22 @@ Each issuer's verifier binds its children once (`IssuerMetrics`), so the hot pat
 (`LabelledSource`) tells `jwks_fetched`, on the thread doing the fetch, which issuer it is for.
 """
 
+from __future__ import annotations
+
 import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 try:
     from prometheus_client import Counter, Gauge, Histogram
 except ImportError:  # pragma: no cover - exercised by test_metrics without prometheus_client
-    Counter = Gauge = Histogram = None
+    # The client is optional: without it the names are None (and every instrument a no-op).
+    Counter = Gauge = Histogram = None  # type: ignore[assignment, misc]
+
+if TYPE_CHECKING:
+    from auth0_jwt.keystore import KeySet
+
+InstrumentT = TypeVar("InstrumentT")
 
 # Why the verifier did not accept a token (TokenRejected.code). A token the verifier accepted may
 # still be refused after it (an inactive user, a DPoP proof): those refusals are logged, not here.
@@ -58,20 +68,26 @@ FETCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 class NoOpInstrument:
     """Stands in for a Counter, Gauge or Histogram (or one of its children) without the client."""
 
-    def labels(self, *values, **named):
+    def labels(self, *values: str, **named: str) -> NoOpInstrument:
         return self
 
-    def inc(self, amount=1):
+    def inc(self, amount: float = 1) -> None:
         pass
 
-    def observe(self, amount):
+    def observe(self, amount: float) -> None:
         pass
 
-    def set(self, value):
+    def set(self, value: float) -> None:
         pass
 
 
-def _instrument(kind, name, documentation, labels=(), **options):
+def _instrument(
+    kind: Callable[..., InstrumentT] | None,
+    name: str,
+    documentation: str,
+    labels: Sequence[str] = (),
+    **options: Any,
+) -> InstrumentT | NoOpInstrument:
     if kind is None:
         return NoOpInstrument()
     return kind(name, documentation, labels, **options)
@@ -127,7 +143,7 @@ class IssuerMetrics:
     store count. `issuer` is a configured issuer, `UNCONFIGURED` or `UNLABELLED`."""
 
     _lock = threading.Lock()
-    _instances: dict[str, "IssuerMetrics"] = {}
+    _instances: dict[str, IssuerMetrics] = {}
 
     def __init__(self, issuer: str):
         self.issuer = issuer
@@ -143,7 +159,7 @@ class IssuerMetrics:
         self.signing_keys = SIGNING_KEYS_BY_ISSUER.labels(issuer)
 
     @classmethod
-    def of(cls, issuer: str) -> "IssuerMetrics":
+    def of(cls, issuer: str) -> IssuerMetrics:
         """The one instance for `issuer` (verifiers are rebuilt on every settings change)."""
         metrics = cls._instances.get(issuer)
         if metrics is None:
@@ -160,7 +176,7 @@ class IssuerMetrics:
         if child is not None:
             child.inc()
 
-    def on_key_set_changed(self, key_set) -> None:
+    def on_key_set_changed(self, key_set: KeySet) -> None:
         """Key store listener: the gauge follows the key set (fetched or restored from a save)."""
         self.signing_keys.set(len(key_set.keys))
 
@@ -184,11 +200,11 @@ class LabelledSource:
     next on this thread (`jwks_fetched`, right after the source returns or fails) is that issuer's.
     """
 
-    def __init__(self, source, issuer: str):
+    def __init__(self, source: Callable[[], Any], issuer: str):
         self.source = source
         self.issuer = issuer
 
-    def __call__(self):
+    def __call__(self) -> Any:
         from auth0_jwt.keystore import JWKSError  # (the key store imports this module)
 
         _fetching.issuer = self.issuer
@@ -200,7 +216,7 @@ class LabelledSource:
             _fetching.issuer = None  # the store does not count a fetch that raised this
             raise
 
-    def __getattr__(self, name):  # e.g. the HTTP source's `url`, for the tools
+    def __getattr__(self, name: str) -> Any:  # e.g. the HTTP source's `url`, for the tools
         if name == "source":
             raise AttributeError(name)
         return getattr(self.source, name)
@@ -220,14 +236,14 @@ class _IssuerlessGauge:
     issuer's key-set listener sets its own (`IssuerMetrics.on_key_set_changed`), so a store
     being built or restoring a saved key set never touches another issuer's series."""
 
-    def set(self, value) -> None:
+    def set(self, value: float) -> None:
         pass
 
 
 SIGNING_KEYS = _IssuerlessGauge()
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Counter | NoOpInstrument:
     # The unlabelled child under its former name (bench/metrics_cost.py times it), bound on first
     # use so that a process that never asks for it exposes no unlabelled series.
     if name == "TOKEN_ACCEPTED":

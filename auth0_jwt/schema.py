@@ -10,6 +10,8 @@
   security requirement at all for views without authentication.
 """
 
+from typing import Any
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
@@ -24,7 +26,7 @@ DPOP_SCHEME_NAME = "dpopAuth"
 DPOP_PROOF_SCHEME_NAME = "dpopProof"
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     """An error answer: one sentence saying what went wrong."""
 
     detail = serializers.CharField()
@@ -36,16 +38,20 @@ class JSONWebTokenAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "auth0_jwt.authentication.JSONWebTokenAuthentication"
     name = [SECURITY_SCHEME_NAME, DPOP_SCHEME_NAME, DPOP_PROOF_SCHEME_NAME]
 
-    def get_security_requirement(self, auto_schema):
+    def get_security_requirement(
+        self, auto_schema: SpectacularAutoSchema
+    ) -> dict[str, list[Any]] | list[dict[str, list[Any]]]:
         """Bearer, or DPoP (the token and the proof together), as AUTH0_DPOP allows."""
-        bearer = {SECURITY_SCHEME_NAME: []}
-        dpop = {DPOP_SCHEME_NAME: [], DPOP_PROOF_SCHEME_NAME: []}
+        bearer: dict[str, list[Any]] = {SECURITY_SCHEME_NAME: []}
+        dpop: dict[str, list[Any]] = {DPOP_SCHEME_NAME: [], DPOP_PROOF_SCHEME_NAME: []}
         mode = get_auth0_settings().dpop_mode
         if mode == "off":
             return bearer
         return dpop if mode == "required" else [bearer, dpop]
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(
+        self, auto_schema: SpectacularAutoSchema
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         bearer = build_bearer_security_scheme_object(
             header_name="Authorization",
             token_prefix=JSONWebTokenAuthentication.keyword,
@@ -81,7 +87,7 @@ class JSONWebTokenAuthenticationScheme(OpenApiAuthenticationExtension):
         return [bearer, dpop, proof]
 
 
-def _header(description: str) -> dict:
+def _header(description: str) -> dict[str, Any]:
     return {"schema": {"type": "string"}, "description": description}
 
 
@@ -106,7 +112,9 @@ class AutoSchema(SpectacularAutoSchema):
         """Whether the view reads tokens at all (then a bad one is a 401, whatever else)."""
         return bool(self.view.get_authenticators())
 
-    def get_description(self):
+    # drf-spectacular's get_description() takes no path and method, unlike DRF's (it ignores the
+    # override error as well).
+    def get_description(self) -> str:  # type: ignore[override]
         description = super().get_description() or ""
         scopes = self.required_scopes()
         if scopes:
@@ -124,12 +132,12 @@ class AutoSchema(SpectacularAutoSchema):
             )
         return description.strip()
 
-    def get_auth(self):
+    def get_auth(self) -> list[dict[str, Any]]:
         if not self.view.get_authenticators():
             return []  # no authentication at all: the operation has no security requirement
         return super().get_auth()
 
-    def get_extensions(self):
+    def get_extensions(self) -> dict[str, Any]:
         extensions = dict(super().get_extensions())
         scopes = self.required_scopes()
         if scopes:
@@ -139,7 +147,7 @@ class AutoSchema(SpectacularAutoSchema):
             extensions["x-required-organization"] = list(organizations)
         return extensions
 
-    def get_operation(self, *args, **kwargs):
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
         if operation is None or not self.needs_token():
             return operation
