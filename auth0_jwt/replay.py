@@ -24,17 +24,27 @@ again. A new, empty store is not a reset: `migrate` creates the table's marker w
 its memory later is told apart from Redis being new.
 """
 
+from __future__ import annotations
+
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import DatabaseError, connections, router
 
 from auth0_jwt.conf import ProcessWide, get_auth0_settings
 from auth0_jwt.dpop import ReplayStoreReset, ReplayStoreUnavailable, replay_key
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
+
+    from auth0_jwt.authenticator import ReplayStore
+
+Result = TypeVar("Result")
 
 __all__ = [
     "DatabaseReplayStore",
@@ -103,7 +113,7 @@ class DatabaseReplayStore:
         self,
         *,
         now: Callable[[], float] = time.time,
-        prune_interval=PRUNE_INTERVAL,
+        prune_interval: float = PRUNE_INTERVAL,
         window: ProofWindow | None = None,
     ):
         self.now = now
@@ -118,10 +128,11 @@ class DatabaseReplayStore:
         With a `window`, raise ReplayStoreReset for a proof issued before the epoch marker's time.
         """
         now = self.now()
-        if self.window is None:
+        window = self.window
+        if window is None:
             fresh = self._execute(UPSERT, [proof_key, expires_at, now])
         else:
-            fresh = self._remember_since_epoch(proof_key, expires_at, now)
+            fresh = self._remember_since_epoch(window, proof_key, expires_at, now)
         if now >= self._next_prune and self._prune_lock.acquire(blocking=False):
             try:
                 self._next_prune = now + self.prune_interval
@@ -130,14 +141,16 @@ class DatabaseReplayStore:
                 self._prune_lock.release()
         return fresh == 1
 
-    def _remember_since_epoch(self, proof_key: str, expires_at: float, now: float) -> int:
-        issued_at = self.window.issued_at(expires_at)
+    def _remember_since_epoch(
+        self, window: ProofWindow, proof_key: str, expires_at: float, now: float
+    ) -> int:
+        issued_at = window.issued_at(expires_at)
         parameters = [proof_key, expires_at, EPOCH_MARKER, issued_at, now]
         if self._execute(GUARDED_UPSERT, parameters) == 1:
             return 1
         not_before = self._epoch()
         if not_before is None:  # the table lost its marker, and with it the proofs
-            not_before = self._start_epoch(now + self.window.leeway)
+            not_before = self._start_epoch(now + window.leeway)
             if issued_at >= not_before:  # issued after the new epoch's start: check it again
                 return self._execute(GUARDED_UPSERT, parameters)
         if issued_at < not_before:
@@ -169,15 +182,21 @@ class DatabaseReplayStore:
             "DELETE FROM {table} WHERE {expires} < %s AND {key} NOT LIKE %s", [now, "~%"]
         )
 
-    def _execute(self, template: str, parameters: list) -> int:
+    def _execute(self, template: str, parameters: list[Any]) -> int:
         """Run one statement on its own (autocommit: no transaction held across statements, which
         on SQLite would make concurrent writers wait on each other); return the rows changed."""
-        return self._run(template, parameters, lambda cursor: cursor.rowcount)
+        changed: int = self._run(template, parameters, lambda cursor: cursor.rowcount)
+        return changed
 
-    def _fetch_one(self, template: str, parameters: list):
-        return self._run(template, parameters, lambda cursor: cursor.fetchone())
+    def _fetch_one(self, template: str, parameters: list[Any]) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._run(
+            template, parameters, lambda cursor: cursor.fetchone()
+        )
+        return row
 
-    def _run(self, template: str, parameters: list, result):
+    def _run(
+        self, template: str, parameters: list[Any], result: Callable[[CursorWrapper], Result]
+    ) -> Result:
         from auth0_jwt.models import UsedDPoPProof
 
         connection = connections[router.db_for_write(UsedDPoPProof)]
@@ -241,7 +260,7 @@ class RedisReplayStore:
         url: str,
         *,
         now: Callable[[], float] = time.time,
-        timeout=REDIS_TIMEOUT,
+        timeout: float = REDIS_TIMEOUT,
         window: ProofWindow | None = None,
         is_new: Callable[[], bool] = first_redis_epoch,
     ):
@@ -270,29 +289,30 @@ class RedisReplayStore:
         """
         ttl_ms = max(1, math.ceil((expires_at - self.now()) * 1000))
         try:
-            if self.window is None:
+            window = self.window
+            if window is None:
                 return bool(self.client.set(REDIS_KEY_PREFIX + key, b"1", nx=True, px=ttl_ms))
-            issued_at = self.window.issued_at(expires_at)
+            issued_at = window.issued_at(expires_at)
             for _ in range(2):
                 verdict = self._remember_since_epoch(
                     keys=[REDIS_KEY_PREFIX + EPOCH_MARKER, REDIS_KEY_PREFIX + key],
                     args=[repr(issued_at), ttl_ms],
                 )
                 if verdict[0] == -1:
-                    self._start_epoch()
+                    self._start_epoch(window)
                     continue
                 if verdict[0] == -2:
                     raise ReplayStoreReset(float(verdict[1]))
-                return verdict[0] == 1
+                return bool(verdict[0] == 1)
         except self._errors as exc:
             raise ReplayStoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
         raise ReplayStoreUnavailable("Redis lost its epoch marker twice in a row")
 
-    def _start_epoch(self) -> None:
+    def _start_epoch(self, window: ProofWindow) -> None:
         """Write the marker Redis lacks: refusing nothing if Redis is new, else refusing what it
         may have forgotten."""
         new = self.is_new()
-        not_before = 0.0 if new else self.now() + self.window.leeway
+        not_before = 0.0 if new else self.now() + window.leeway
         marker = REDIS_KEY_PREFIX + EPOCH_MARKER
         if self.client.set(marker, repr(not_before), nx=True) and not new:
             logger.warning(
@@ -315,14 +335,14 @@ def build_replay_store(
     *,
     now: Callable[[], float] = time.time,
     window: ProofWindow | None = None,
-):
+) -> RedisReplayStore | DatabaseReplayStore:
     """Redis when `redis_url` is set, else the database; with `window`, the epoch check."""
     if redis_url:
         return RedisReplayStore(redis_url, now=now, window=window)
     return DatabaseReplayStore(now=now, window=window)
 
 
-def build_configured_replay_store():
+def build_configured_replay_store() -> RedisReplayStore | DatabaseReplayStore:
     """The store the `AUTH0` setting describes, with the epoch check for its DPoP window."""
     config = get_auth0_settings()
     window = ProofWindow(
@@ -333,14 +353,14 @@ def build_configured_replay_store():
 
 # --- The process-wide store -----------------------------------------------------------------------
 
-_replay_store: ProcessWide = ProcessWide(build_configured_replay_store)
+_replay_store: ProcessWide[ReplayStore] = ProcessWide(build_configured_replay_store)
 
 
-def get_replay_store():
+def get_replay_store() -> ReplayStore:
     """The store every request uses, built on first use from the `AUTH0` setting."""
     return _replay_store.get()
 
 
-def reset_replay_store(store=None) -> None:
+def reset_replay_store(store: ReplayStore | None = None) -> None:
     """Replace the process-wide store (tests); None rebuilds it on next use."""
     _replay_store.replace(store)
