@@ -32,6 +32,11 @@ from auth0_django_example.tests.support import (
 )
 from conftest import ISSUER, KID, bearer
 
+# On PostgreSQL the served process uses the test database (the `database` fixture). pytest-django
+# sets up only the databases that tests declare, so the module declares it: a run of this file alone
+# has no other database test to make pytest-django create it.
+pytestmark = [pytest.mark.django_db(transaction=True)] if connection.vendor == "postgresql" else []
+
 APP = "https://app.example.test"
 # What this module adds to the production environment of every process it starts.
 ORIGINS = {"DJANGO_CSRF_TRUSTED_ORIGINS": f"https://{HOST}", "CORS_ALLOWED_ORIGINS": APP}

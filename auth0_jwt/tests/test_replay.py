@@ -27,7 +27,11 @@ def clock():
     return WallClock(NOW)
 
 
-@pytest.fixture(params=["database", "redis"])
+# The mark makes pytest-django set up the test database for the database cases even when they are
+# the only database tests run (it sets up only what tests declare, not what getfixturevalue asks).
+@pytest.fixture(
+    params=[pytest.param("database", marks=pytest.mark.django_db(transaction=True)), "redis"]
+)
 def store(request, clock):
     """Each backend, on the test's wall clock."""
     if request.param == "redis":
