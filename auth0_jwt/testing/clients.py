@@ -10,8 +10,12 @@ server last answered with and signs it into its next proofs, as a real DPoP clie
 DRF and Ninja are imported only when their client is asked for.
 """
 
+from __future__ import annotations
+
 import functools
 import io
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
@@ -21,7 +25,24 @@ from django.test import AsyncClient, Client
 
 from auth0_jwt.testing.dpop import DPoPKey
 
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+    from ninja.testing import TestAsyncClient, TestClient
+    from ninja.testing.client import NinjaClientBase, NinjaResponse
+    from rest_framework.test import APIClient
+
+    # For the type checker, the mixins are the clients they are mixed into.
+    _MixedIntoClient = Client
+    _MixedIntoNinjaClient = NinjaClientBase
+else:
+    _MixedIntoClient = _MixedIntoNinjaClient = object
+
 __all__ = ["Auth0AsyncClient", "Auth0Client", "api_client_class", "ninja_client_classes"]
+
+
+class _Response(Protocol):
+    @property
+    def headers(self) -> Mapping[str, str]: ...
 
 
 class Credentials:
@@ -38,29 +59,33 @@ class Credentials:
         return f"{scheme} {self.token}"
 
     def proof(self, method: str, url: str) -> str:
+        if self.dpop_key is None:
+            raise ValueError("a Bearer token has no DPoP proofs: these credentials have no key")
         return self.dpop_key.proof(method, url, token=self.token, nonce=self.nonce)
 
     def wants_proof(self, authorization: str | None, proof: str | None) -> bool:
         """A proof is signed when this client's DPoP token goes out and the request has none."""
         return self.dpop_key is not None and authorization == self.authorization and proof is None
 
-    def remember_nonce(self, response) -> None:
+    def remember_nonce(self, response: _Response) -> None:
         nonce = response.headers.get("DPoP-Nonce")
         if nonce:
             self.nonce = nonce
 
 
-class _WSGIClientMixin:
+class _WSGIClientMixin(_MixedIntoClient):
     """The token (and a DPoP proof) on every request of Django's `Client` or DRF's `APIClient`."""
 
-    def __init__(self, token: str, *, dpop_key: DPoPKey | None = None, **defaults):
+    def __init__(self, token: str, *, dpop_key: DPoPKey | None = None, **defaults: Any):
         super().__init__(**defaults)
         self.auth0 = Credentials(token, dpop_key)
 
-    def request(self, **request):
+    def request(self, **request: Any) -> Any:
         request.setdefault("HTTP_AUTHORIZATION", self.auth0.authorization)
         if self.auth0.wants_proof(request["HTTP_AUTHORIZATION"], request.get("HTTP_DPOP")):
-            url = _absolute_url(WSGIRequest, self._base_environ(**request))
+            # RequestFactory._base_environ(): private, so not in django-stubs.
+            environ = self._base_environ(**request)  # type: ignore[attr-defined]
+            url = _absolute_url(WSGIRequest, environ)
             if url is not None:
                 request["HTTP_DPOP"] = self.auth0.proof(request["REQUEST_METHOD"], url)
         response = super().request(**request)
@@ -75,17 +100,18 @@ class Auth0Client(_WSGIClientMixin, Client):
 class Auth0AsyncClient(AsyncClient):
     """Django's `AsyncClient` carrying an access token: `Auth0AsyncClient(token, dpop_key=None)`."""
 
-    def __init__(self, token: str, *, dpop_key: DPoPKey | None = None, **defaults):
+    def __init__(self, token: str, *, dpop_key: DPoPKey | None = None, **defaults: Any):
         super().__init__(**defaults)
         self.auth0 = Credentials(token, dpop_key)
 
-    async def request(self, **request):
+    async def request(self, **request: Any) -> Any:
         headers = list(request.get("headers", []))
         names = {name.lower() for name, _ in headers}
         if b"authorization" not in names:
             headers.append((b"authorization", self.auth0.authorization.encode("latin1")))
             if self.auth0.wants_proof(self.auth0.authorization, None) and b"dpop" not in names:
-                scope = self._base_scope(**{**request, "headers": list(headers)})
+                # AsyncRequestFactory._base_scope(): private, so not in django-stubs.
+                scope = self._base_scope(**{**request, "headers": list(headers)})  # type: ignore[attr-defined]
                 url = _absolute_url(lambda scope: ASGIRequest(scope, io.BytesIO()), scope)
                 method = scope["method"]
                 if url is not None:
@@ -96,7 +122,7 @@ class Auth0AsyncClient(AsyncClient):
         return response
 
 
-def _absolute_url(request_class, environ) -> str | None:
+def _absolute_url(request_class: Callable[[Any], HttpRequest], environ: Any) -> str | None:
     """The absolute URL Django will build for this request (`build_absolute_uri`: the proxy
     settings and ALLOWED_HOSTS apply); None for a host Django refuses (the request is a 400)."""
     try:
@@ -106,7 +132,7 @@ def _absolute_url(request_class, environ) -> str | None:
 
 
 @functools.cache
-def api_client_class():
+def api_client_class() -> Callable[..., APIClient]:
     """`Auth0APIClient`: DRF's `APIClient`, carrying an access token."""
     from rest_framework.test import APIClient
 
@@ -117,7 +143,7 @@ def api_client_class():
 
 
 @functools.cache
-def ninja_client_classes():
+def ninja_client_classes() -> tuple[Callable[..., TestClient], Callable[..., TestAsyncClient]]:
     """(`Auth0NinjaClient`, `Auth0NinjaAsyncClient`): Django Ninja's `TestClient` and
     `TestAsyncClient`, carrying an access token."""
     try:
@@ -127,16 +153,23 @@ def ninja_client_classes():
             "The Ninja test clients need Django Ninja: pip install django-ninja"
         ) from None
 
-    class NinjaCredentialsMixin:
+    class NinjaCredentialsMixin(_MixedIntoNinjaClient):
         """Ninja's test clients call the operation directly (no URL routing, no middleware) and
         answer `build_absolute_uri()` with "http://testlocation/" whatever the path: DPoP proofs
         are signed for that URL, the one the server side checks them against."""
 
-        def __init__(self, router_or_app, token: str, *, dpop_key=None, **options):
+        def __init__(
+            self,
+            router_or_app: Any,
+            token: str,
+            *,
+            dpop_key: DPoPKey | None = None,
+            **options: Any,
+        ):
             super().__init__(router_or_app, **options)
             self.auth0 = Credentials(token, dpop_key)
 
-        def _build_request(self, method, path, data, request_params):
+        def _build_request(self, method: str, path: str, data: Any, request_params: Any) -> Any:
             request = super()._build_request(method, path, data, request_params)
             meta = request.META
             meta.setdefault("HTTP_AUTHORIZATION", self.auth0.authorization)
@@ -149,7 +182,7 @@ def ninja_client_classes():
         """Ninja's `TestClient` for sync operations, carrying an access token:
         `Auth0NinjaClient(router_or_api, token, dpop_key=None)`."""
 
-        def request(self, *args, **kwargs):
+        def request(self, *args: Any, **kwargs: Any) -> NinjaResponse:
             response = super().request(*args, **kwargs)
             self.auth0.remember_nonce(response)
             return response
@@ -158,7 +191,8 @@ def ninja_client_classes():
         """Ninja's `TestAsyncClient` for async operations, carrying an access token:
         `Auth0NinjaAsyncClient(router_or_api, token, dpop_key=None)`."""
 
-        async def request(self, *args, **kwargs):
+        # Async over Ninja's sync NinjaClientBase.request, as TestAsyncClient.request itself.
+        async def request(self, *args: Any, **kwargs: Any) -> NinjaResponse:  # type: ignore[override]
             response = await super().request(*args, **kwargs)
             self.auth0.remember_nonce(response)
             return response

@@ -17,13 +17,16 @@ Every token then goes through the real verification: signature, `iss`, `aud`, `e
 user, DPoP.
 """
 
+from __future__ import annotations
+
 import copy
 import functools
 import secrets
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -34,6 +37,12 @@ from auth0_jwt.jws import b64url
 from auth0_jwt.keystore import JWKSError
 from auth0_jwt.runtime import use_jwks_source, use_replay_namespace
 from auth0_jwt.testing.dpop import DPoPKey
+
+if TYPE_CHECKING:
+    from django.test import AsyncClient, Client
+    from ninja.testing import TestAsyncClient, TestClient
+    from pytest_django.fixtures import Settings as SettingsFixture
+    from rest_framework.test import APIClient
 
 __all__ = [
     "DEFAULT_AUDIENCE",
@@ -72,14 +81,14 @@ def _b64url_uint(value: int) -> str:
 
 
 @functools.cache
-def _jwks() -> dict:
+def _jwks() -> dict[str, Any]:
     numbers = _signing_key().public_key().public_numbers()
-    jwk = {"kty": "RSA", "use": "sig", "alg": ALGORITHM, "kid": KID}
+    jwk: dict[str, str] = {"kty": "RSA", "use": "sig", "alg": ALGORITHM, "kid": KID}
     jwk.update(n=_b64url_uint(numbers.n), e=_b64url_uint(numbers.e))
     return {"keys": [jwk]}
 
 
-def _withheld_keys() -> dict:
+def _withheld_keys() -> dict[str, Any]:
     """The JWKS source while `keys_unavailable()`: every fetch fails."""
     raise JWKSError("the test issuer's keys are unavailable (keys_unavailable())")
 
@@ -91,7 +100,12 @@ def _scope_claim(scopes: str | Iterable[str]) -> str:
 class _Enabling:
     """What one `enable()` changed, for `disable()` to undo."""
 
-    def __init__(self, override, previous_source, previous_namespace):
+    def __init__(
+        self,
+        override: override_settings | None,
+        previous_source: Callable[[], Any] | None,
+        previous_namespace: str | None,
+    ):
         self.override = override  # None when the `settings` fixture holds the change
         self.previous_source = previous_source
         self.previous_namespace = previous_namespace
@@ -131,7 +145,7 @@ class Auth0TestIssuer(TestContextDecorator):
         """A key the issuer does not publish: what `signed_by_stranger=True` signs with."""
         return _stranger_key()
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, Any]:
         """The public key set, as Auth0 publishes it at /.well-known/jwks.json."""
         return copy.deepcopy(_jwks())
 
@@ -149,12 +163,12 @@ class Auth0TestIssuer(TestContextDecorator):
         issuer_domain: str | None = None,
         org_id: str | None = None,
         org_name: str | None = None,
-        claims: dict | None = None,
+        claims: dict[str, Any] | None = None,
         dpop_key: DPoPKey | ec.EllipticCurvePrivateKey | None = None,
         expired: bool = False,
         signed_by_stranger: bool = False,
         unknown_kid: bool = False,
-        headers: dict | None = None,
+        headers: dict[str, Any] | None = None,
     ) -> str:
         """A signed RS256 access token shaped as Auth0's: `iss`, `sub`, `aud`, `iat`, `exp`, then
         `scope` (space-separated `scopes`) and `permissions` when given, `org_id` and `org_name`
@@ -174,7 +188,7 @@ class Auth0TestIssuer(TestContextDecorator):
         now = int(time.time())
         if expired:
             now -= expires_in + EXPIRED_AGO
-        payload = {
+        payload: dict[str, Any] = {
             "iss": issuer or self.issuer,
             "sub": sub,
             "aud": audience or self.audience,
@@ -195,7 +209,7 @@ class Auth0TestIssuer(TestContextDecorator):
             payload["cnf"] = {"jkt": DPoPKey.of(dpop_key).thumbprint}
         payload.update(claims or {})
         header = dict(headers or {})
-        key = None
+        key: rsa.RSAPrivateKey | None = None
         if signed_by_stranger or unknown_kid:
             key = self.stranger_key
         if unknown_kid:
@@ -203,7 +217,12 @@ class Auth0TestIssuer(TestContextDecorator):
         return self.sign(payload, headers=header, key=key)
 
     def sign(
-        self, claims: dict, *, headers: dict | None = None, key=None, algorithm: str = ALGORITHM
+        self,
+        claims: dict[str, Any],
+        *,
+        headers: dict[str, Any] | None = None,
+        key: Any = None,
+        algorithm: str = ALGORITHM,
     ) -> str:
         """`claims` exactly as given, signed with the issuer's key under its kid (or with `key` and
         `algorithm`): for the hostile tokens `token()` has no argument for."""
@@ -214,7 +233,7 @@ class Auth0TestIssuer(TestContextDecorator):
 
     # --- Clients ----------------------------------------------------------------------------------
 
-    def api_client(self, *, token: str | None = None, **token_args):
+    def api_client(self, *, token: str | None = None, **token_args: Any) -> APIClient:
         """Django REST framework's `APIClient` carrying a token: `token`, or one minted with
         `token_args` (the arguments of `token()`); with `dpop_key`, a DPoP client."""
         from auth0_jwt.testing.clients import api_client_class
@@ -222,35 +241,41 @@ class Auth0TestIssuer(TestContextDecorator):
         token, dpop_key = self._credentials(token, token_args)
         return api_client_class()(token, dpop_key=dpop_key)
 
-    def client(self, *, token: str | None = None, **token_args):
+    def client(self, *, token: str | None = None, **token_args: Any) -> Client:
         """Django's test `Client` carrying a token, as `api_client()`."""
         from auth0_jwt.testing.clients import Auth0Client
 
         token, dpop_key = self._credentials(token, token_args)
         return Auth0Client(token, dpop_key=dpop_key)
 
-    def async_client(self, *, token: str | None = None, **token_args):
+    def async_client(self, *, token: str | None = None, **token_args: Any) -> AsyncClient:
         """Django's `AsyncClient` carrying a token, as `api_client()`."""
         from auth0_jwt.testing.clients import Auth0AsyncClient
 
         token, dpop_key = self._credentials(token, token_args)
         return Auth0AsyncClient(token, dpop_key=dpop_key)
 
-    def ninja_client(self, router_or_api, *, token: str | None = None, **token_args):
+    def ninja_client(
+        self, router_or_api: Any, *, token: str | None = None, **token_args: Any
+    ) -> TestClient:
         """Django Ninja's `TestClient` for `router_or_api` carrying a token, as `api_client()`."""
         from auth0_jwt.testing.clients import ninja_client_classes
 
         token, dpop_key = self._credentials(token, token_args)
         return ninja_client_classes()[0](router_or_api, token, dpop_key=dpop_key)
 
-    def ninja_async_client(self, router_or_api, *, token: str | None = None, **token_args):
+    def ninja_async_client(
+        self, router_or_api: Any, *, token: str | None = None, **token_args: Any
+    ) -> TestAsyncClient:
         """Django Ninja's `TestAsyncClient` for `router_or_api` carrying a token."""
         from auth0_jwt.testing.clients import ninja_client_classes
 
         token, dpop_key = self._credentials(token, token_args)
         return ninja_client_classes()[1](router_or_api, token, dpop_key=dpop_key)
 
-    def _credentials(self, token: str | None, token_args: dict) -> tuple[str, DPoPKey | None]:
+    def _credentials(
+        self, token: str | None, token_args: dict[str, Any]
+    ) -> tuple[str, DPoPKey | None]:
         dpop_key = token_args.get("dpop_key")
         if token is not None and set(token_args) - {"dpop_key"}:
             raise TypeError("pass a token, or the arguments to mint one, not both")
@@ -262,7 +287,7 @@ class Auth0TestIssuer(TestContextDecorator):
     def enabled(self) -> bool:
         return bool(self._enablings)
 
-    def enable(self, *, settings=None) -> "Auth0TestIssuer":
+    def enable(self, *, settings: SettingsFixture | None = None) -> Auth0TestIssuer:
         """Point the project at this issuer until `disable()`; return the issuer.
 
         `settings` is pytest-django's `settings` fixture, when the change should be undone by it,
@@ -283,7 +308,7 @@ class Auth0TestIssuer(TestContextDecorator):
             JWKS_URL=f"{self.issuer.rstrip('/')}/.well-known/jwks.json",
             LOCAL_ISSUER=False,
         )
-        override = None
+        override: override_settings | None = None
         if settings is not None:
             settings.AUTH0 = auth0
         else:
@@ -308,7 +333,7 @@ class Auth0TestIssuer(TestContextDecorator):
             enabling.override.disable()
 
     @contextmanager
-    def keys_unavailable(self):
+    def keys_unavailable(self) -> Iterator[Auth0TestIssuer]:
         """Within the block the signing keys cannot be loaded, as when a service starts while its
         identity provider is down: a request with a token gets the real 503
         (`signing_keys_unavailable`, `Retry-After: 5`). The keys are back after it, with a new

@@ -21,10 +21,22 @@ The `auth0_test_issuer` and `auth0_test_audience` ini options set the `iss` and 
 tokens (and of the `AUTH0` setting during the test) when a project's code needs its own.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
 import pytest
 
+if TYPE_CHECKING:
+    from django.test import AsyncClient, Client
+    from ninja.testing import TestAsyncClient, TestClient
+    from rest_framework.test import APIClient
 
-def pytest_addoption(parser):
+    from auth0_jwt.testing import Auth0TestIssuer, DPoPKey
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "auth0_test_issuer",
         "The test issuer's iss (auth0_jwt.testing), e.g. https://tenant.example.test/",
@@ -37,7 +49,7 @@ def pytest_addoption(parser):
     )
 
 
-def _optional_fixture(request, name):
+def _optional_fixture(request: pytest.FixtureRequest, name: str) -> Any:
     """pytest-django's fixture `name`, or None where pytest-django is not installed."""
     try:
         return request.getfixturevalue(name)
@@ -46,7 +58,7 @@ def _optional_fixture(request, name):
 
 
 @pytest.fixture
-def auth0_issuer(request):
+def auth0_issuer(request: pytest.FixtureRequest) -> Iterator[Auth0TestIssuer]:
     """The test issuer (`auth0_jwt.testing.Auth0TestIssuer`), enabled for this test: the `AUTH0`
     setting names it, the verifier takes its keys in-process (nothing is fetched), and the DPoP
     replay store is this test's own. All of it, the token cache included, is reset afterwards."""
@@ -68,7 +80,7 @@ def auth0_issuer(request):
 
 
 @pytest.fixture
-def auth0_token(auth0_issuer):
+def auth0_token(auth0_issuer: Auth0TestIssuer) -> Callable[..., str]:
     """Mints a token: `auth0_token(sub=..., scopes=[...], permissions=[...], expires_in=...,
     audience=..., issuer=..., issuer_domain=..., org_id=..., org_name=..., claims={...},
     dpop_key=...)`, or a wrong one with `expired=True`,
@@ -77,7 +89,7 @@ def auth0_token(auth0_issuer):
 
 
 @pytest.fixture
-def auth0_dpop_key():
+def auth0_dpop_key() -> DPoPKey:
     """A new DPoP client key: `auth0_token(dpop_key=key)` binds a token to it, and
     `key.proof("GET", "http://testserver/path/", token=token)` signs a request's proof."""
     from auth0_jwt.testing import DPoPKey
@@ -86,7 +98,9 @@ def auth0_dpop_key():
 
 
 @pytest.fixture
-def auth0_api_client(request, auth0_issuer):
+def auth0_api_client(
+    request: pytest.FixtureRequest, auth0_issuer: Auth0TestIssuer
+) -> Callable[..., APIClient]:
     """DRF's `APIClient` carrying a token: `auth0_api_client(scopes=[...])` (the arguments of
     `auth0_token`, or `token=`); with `dpop_key=`, it signs a DPoP proof for every request."""
     _optional_fixture(request, "db")
@@ -94,28 +108,36 @@ def auth0_api_client(request, auth0_issuer):
 
 
 @pytest.fixture
-def auth0_client(request, auth0_issuer):
+def auth0_client(
+    request: pytest.FixtureRequest, auth0_issuer: Auth0TestIssuer
+) -> Callable[..., Client]:
     """Django's test `Client` carrying a token, as `auth0_api_client`."""
     _optional_fixture(request, "db")
     return auth0_issuer.client
 
 
 @pytest.fixture
-def auth0_async_client(request, auth0_issuer):
+def auth0_async_client(
+    request: pytest.FixtureRequest, auth0_issuer: Auth0TestIssuer
+) -> Callable[..., AsyncClient]:
     """Django's `AsyncClient` carrying a token, as `auth0_api_client`."""
     _optional_fixture(request, "db")
     return auth0_issuer.async_client
 
 
 @pytest.fixture
-def auth0_ninja_client(request, auth0_issuer):
+def auth0_ninja_client(
+    request: pytest.FixtureRequest, auth0_issuer: Auth0TestIssuer
+) -> Callable[..., TestClient]:
     """Django Ninja's `TestClient` carrying a token: `auth0_ninja_client(api, scopes=[...])`."""
     _optional_fixture(request, "db")
     return auth0_issuer.ninja_client
 
 
 @pytest.fixture
-def auth0_ninja_async_client(request, auth0_issuer):
+def auth0_ninja_async_client(
+    request: pytest.FixtureRequest, auth0_issuer: Auth0TestIssuer
+) -> Callable[..., TestAsyncClient]:
     """Django Ninja's `TestAsyncClient` carrying a token, as `auth0_ninja_client`."""
     _optional_fixture(request, "db")
     return auth0_issuer.ninja_async_client
