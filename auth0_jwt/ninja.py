@@ -28,6 +28,7 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.security.base import AuthBase
 
 from auth0_jwt.authenticator import AuthError, organization_allow_list
+from auth0_jwt.django import error_response
 from auth0_jwt.runtime import DjangoRequest, get_request_authenticator
 
 __all__ = ["Auth0Bearer", "Auth0Error", "auth0_error_handler", "install"]
@@ -43,7 +44,7 @@ class Auth0Error(HttpError):
 
 def auth0_error_handler(request, exc: Auth0Error) -> JsonResponse:
     """The answer to an `Auth0Error`, as DRF gives it: status, `{"detail": ...}`, headers."""
-    return JsonResponse(exc.error.body, status=exc.error.status, headers=exc.error.headers)
+    return error_response(exc.error)  # the same bytes as DRF's compact JSON, not Ninja's
 
 
 class Auth0Bearer(AuthBase):

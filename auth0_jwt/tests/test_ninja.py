@@ -287,6 +287,7 @@ def test_ninja_answers_exactly_as_drf(name, target, env):
         assert ninja.get(header) == drf.get(header), header
     if this.status != 200:
         assert ninja["Content-Type"] == drf["Content-Type"] == "application/json"
+        assert ninja.content == drf.content  # byte for byte: compact JSON, as DRF writes it
 
 
 def test_some_answers_in_full(env):
