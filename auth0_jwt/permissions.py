@@ -4,17 +4,16 @@ or for all, and may belong to one Auth0 organization (or a few)."""
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.permissions import BasePermission
 
+from auth0_jwt.authenticator import scopes_for_method
 from auth0_jwt.exceptions import from_auth_error
 from auth0_jwt.runtime import get_request_authenticator
 from auth0_jwt.verifier import VerifiedToken
 
 
 def required_scopes_for(view, method: str) -> tuple[str, ...]:
-    """The scopes `view` needs for `method`: `required_scopes` is a sequence or a method mapping."""
-    required = getattr(view, "required_scopes", ())
-    if isinstance(required, dict):
-        required = required.get(method.upper(), ())
-    return tuple(required)
+    """The scopes `view` needs for `method`: `required_scopes` is a sequence or a method mapping,
+    read by the core's rule, as the plain-view and Ninja adapters read theirs."""
+    return scopes_for_method(getattr(view, "required_scopes", ()), method)
 
 
 class HasRequiredScopes(BasePermission):
