@@ -484,11 +484,11 @@ def refusal(answer: Answer) -> tuple:
 @pytest.mark.parametrize("case", [case for case in CASES if CASES[case][1] != 200])
 def test_the_three_projects_refuse_alike(served, tenant, case):
     answers = answers_of(served, tenant, case)
-    # The JSON bodies compared as data: Ninja's differ from DRF's in whitespace (the xfail below).
     assert refusal(answers["plain"]) == refusal(answers["drf"])
     assert refusal(answers["ninja"]) == refusal(answers["drf"])
-    # The plain views' answers are DRF's byte for byte, as the README says.
+    # And the bodies are DRF's byte for byte (compact JSON).
     assert answers["plain"].body == answers["drf"].body
+    assert answers["ninja"].body == answers["drf"].body
 
 
 def test_the_three_projects_refused_alike_before_the_keys(served):
@@ -496,6 +496,7 @@ def test_the_three_projects_refused_alike_before_the_keys(served):
     assert refusal(served["plain"].before_keys) == refusal(drf)
     assert refusal(served["ninja"].before_keys) == refusal(drf)
     assert served["plain"].before_keys.body == drf.body
+    assert served["ninja"].before_keys.body == drf.body
 
 
 @pytest.mark.parametrize("case", [case for case in CASES if CASES[case][1] == 200])
@@ -504,14 +505,3 @@ def test_the_three_projects_admit_alike(served, tenant, case):
     assert {name: (a.status, auth_headers(a)) for name, a in answers.items()} == {
         name: (200, {}) for name in PROJECTS
     }
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth0_jwt.ninja's auth0_error_handler writes Django's default JSON, "
-    '{"detail": "..."} with a space, where DRF and the plain views write compact JSON',
-)
-def test_the_ninja_projects_refusals_are_drfs_byte_for_byte(served, tenant):
-    for case in [case for case in CASES if CASES[case][1] != 200]:
-        answers = answers_of(served, tenant, case)
-        assert answers["ninja"].body == answers["drf"].body, case
