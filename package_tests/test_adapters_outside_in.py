@@ -454,6 +454,16 @@ def test_each_project_has_the_wheel_its_extra_and_its_server_at_the_pinned_versi
         assert "rest_framework" not in settings
 
 
+def test_the_readme_documents_this_table():
+    """Each refusal of the table is a row of the README's table of answers, word for word."""
+    documented = section(USE_IT)
+    refusals = [CASES[case][1:] for case in CASES if CASES[case][1] != 200]
+    for status, body, headers in [*refusals, KEYS_NOT_LOADED]:
+        assert f"`{status} {json.dumps(body)}`" in documented
+        for name, value in headers.items():
+            assert f"`{name}: {value}`" in documented
+
+
 @pytest.mark.parametrize("name", PROJECTS)
 def test_a_token_before_the_keys_are_loaded_is_503_then_200_once_they_are(served, name):
     check(served[name], served[name].before_keys, *KEYS_NOT_LOADED)
