@@ -2,16 +2,20 @@
 the `AUTH0` key to set, not a traceback."""
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from auth0_jwt.conf import SETTING_KEYS, Auth0SettingsError, load_auth0_settings, setting_name
 
 
 @register(Tags.security, deploy=False)
-def check_auth0_settings(app_configs=None, **kwargs):
+def check_auth0_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     raw = getattr(settings, "AUTH0", {})
     if isinstance(raw, dict) and raw.get("LOCAL_ISSUER") and not settings.DEBUG:
         return [
@@ -30,7 +34,9 @@ def check_auth0_settings(app_configs=None, **kwargs):
 
 
 @register(Tags.security, deploy=False)
-def check_unknown_auth0_keys(app_configs=None, **kwargs):
+def check_unknown_auth0_keys(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     """A key of `AUTH0` that the package does not read (a typo such as "AUDIANCE") would be
     silently ignored: a warning names it and the closest key it does read."""
     raw = getattr(settings, "AUTH0", {})
@@ -43,7 +49,7 @@ def check_unknown_auth0_keys(app_configs=None, **kwargs):
     ]
 
 
-def _unknown_key_message(key) -> str:
+def _unknown_key_message(key: object) -> str:
     name = setting_name(key) if isinstance(key, str) else f"AUTH0[{key!r}]"
     message = f"{name} is not a setting of auth0_jwt and is ignored."
     if isinstance(key, str):

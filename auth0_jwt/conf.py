@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -130,13 +130,17 @@ class Auth0SettingsError(ImproperlyConfigured):
         super().__init__(" ".join(self.messages))
 
 
+P = ParamSpec("P")
+
+
 class _Problems:
     """Runs each field's parser, keeping its message instead of stopping at the first one."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.messages: list[str] = []
 
-    def __call__(self, parse, *args, **kwargs):
+    def __call__(self, parse: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Any:
+        """`parse(*args, **kwargs)`, or None with its message kept."""
         try:
             return parse(*args, **kwargs)
         except ImproperlyConfigured as exc:
@@ -144,7 +148,7 @@ class _Problems:
             return None
 
 
-def _domain(raw, key: str = "DOMAIN") -> str:
+def _domain(raw: Any, key: str = "DOMAIN") -> str:
     """The tenant's domain as a bare host name (`https://` and a trailing `/` tolerated)."""
     from auth0_jwt.domains import parse_domain  # (this module imports no other of the package)
 
@@ -156,7 +160,7 @@ def _domain(raw, key: str = "DOMAIN") -> str:
         ) from None
 
 
-def _domains(raw) -> tuple[str, ...]:
+def _domains(raw: Any) -> tuple[str, ...]:
     """`DOMAINS`: a list of domains (or one comma-separated string), each as `DOMAIN` takes it."""
     name = setting_name("DOMAINS")
     if isinstance(raw, str):
@@ -174,7 +178,7 @@ def _domains(raw) -> tuple[str, ...]:
     return domains
 
 
-def _resolver(raw) -> str:
+def _resolver(raw: Any) -> str:
     """`DOMAINS_RESOLVER`: the dotted path of a callable that returns the current domains."""
     name = setting_name("DOMAINS_RESOLVER")
     if not isinstance(raw, str) or "." not in raw.strip():
@@ -192,7 +196,7 @@ def _resolver(raw) -> str:
     return path
 
 
-def _organizations(raw) -> str | tuple[str, ...] | None:
+def _organizations(raw: Any) -> str | tuple[str, ...] | None:
     """`ORGANIZATIONS`: None, "required", or organization ids (`org_...`) and names."""
     name = setting_name("ORGANIZATIONS")
     if raw is None or raw == "" or raw == [] or raw == ():
@@ -216,7 +220,14 @@ def _organizations(raw) -> str | tuple[str, ...] | None:
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
-def _number(raw, name, *, minimum, maximum=math.inf, kind=float):
+def _number(
+    raw: Any,
+    name: str,
+    *,
+    minimum: float,
+    maximum: float = math.inf,
+    kind: Callable[[Any], float] = float,
+) -> float:
     try:
         value = kind(raw)
     except (TypeError, ValueError):
@@ -227,7 +238,7 @@ def _number(raw, name, *, minimum, maximum=math.inf, kind=float):
     return value
 
 
-def _algorithms(raw, name):
+def _algorithms(raw: Any, name: str) -> tuple[str, ...]:
     if isinstance(raw, str):
         names = raw.replace(",", " ").split()
     elif isinstance(raw, (list, tuple)) and all(isinstance(item, str) for item in raw):
@@ -243,25 +254,25 @@ def _algorithms(raw, name):
     return tuple(dict.fromkeys(names))
 
 
-def _url(raw, name):
-    try:
-        parts = urlsplit(raw) if isinstance(raw, str) else None
-        valid = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # e.g. an unbalanced [ in the host
-        valid = False
-    if not valid:
-        raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {raw!r}.")
-    return raw
+def _url(raw: object, name: str) -> str:
+    if isinstance(raw, str):
+        try:
+            parts = urlsplit(raw)
+            if parts.scheme in ("http", "https") and parts.hostname:
+                return raw
+        except ValueError:  # e.g. an unbalanced [ in the host
+            pass
+    raise ImproperlyConfigured(f"{name} must be an http(s) URL, got {raw!r}.")
 
 
-def _choice(raw, name, choices):
+def _choice(raw: Any, name: str, choices: tuple[str, ...]) -> str:
     value = str(raw).strip().lower()
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {raw!r}.")
     return value
 
 
-def _switch(raw, name) -> bool:
+def _switch(raw: Any, name: str) -> bool:
     """on/off, true/false, yes/no, 1/0 (or a bool)."""
     value = str(raw).strip().lower()
     if value not in ("on", "off", "true", "false", "yes", "no", "1", "0"):
@@ -269,17 +280,17 @@ def _switch(raw, name) -> bool:
     return value in ("on", "true", "yes", "1")
 
 
-def _redis_url(raw):
-    raw = (raw or "").strip() if isinstance(raw, str) or raw is None else "?"
-    if raw and urlsplit(raw).scheme not in REDIS_URL_SCHEMES:
+def _redis_url(raw: object) -> str:
+    url = (raw or "").strip() if isinstance(raw, str) or raw is None else "?"
+    if url and urlsplit(url).scheme not in REDIS_URL_SCHEMES:
         raise ImproperlyConfigured(
             f"{setting_name('REDIS_URL')} must be a redis://, rediss:// or unix:// URL (it is not "
             "shown here)."
         )
-    return raw
+    return url
 
 
-def _issuers_of_domains(raw, problem: _Problems) -> tuple[str, ...] | None:
+def _issuers_of_domains(raw: Mapping[str, Any], problem: _Problems) -> tuple[str, ...] | None:
     """The issuers of `DOMAINS` (or, with `DOMAINS_RESOLVER`, none until it is called); None when
     neither is set. Either refuses `DOMAIN`, `ISSUER` and `JWKS_URL` beside it, naming both."""
     from auth0_jwt.domains import issuer_for_domain
@@ -308,7 +319,9 @@ def _issuers_of_domains(raw, problem: _Problems) -> tuple[str, ...] | None:
     return tuple(issuer_for_domain(domain) for domain in domains or ())
 
 
-def _issuer_and_jwks_url(raw, problem: _Problems, *, local: bool) -> tuple[str, str]:
+def _issuer_and_jwks_url(
+    raw: Mapping[str, Any], problem: _Problems, *, local: bool
+) -> tuple[str, str]:
     """`ISSUER` and `JWKS_URL` as set, or derived from `DOMAIN` (then from `ISSUER`)."""
     issuer = raw.get("ISSUER") or None
     if issuer is None and raw.get("DOMAIN"):
@@ -336,7 +349,7 @@ def _issuer_and_jwks_url(raw, problem: _Problems, *, local: bool) -> tuple[str, 
     return issuer or "", jwks_url or ""
 
 
-def load_auth0_settings(raw: Mapping) -> Auth0Settings:
+def load_auth0_settings(raw: Mapping[str, Any]) -> Auth0Settings:
     """Parse the raw `AUTH0` dict; raise Auth0SettingsError (an ImproperlyConfigured) naming
     every problem, one sentence each."""
     if not isinstance(raw, Mapping):
@@ -362,7 +375,7 @@ def load_auth0_settings(raw: Mapping) -> Auth0Settings:
             f"{setting_name('AUDIENCE')} is not set: set it to your API's identifier in the "
             'Auth0 dashboard (the audience its tokens carry), e.g. "https://api.example.com/".'
         )
-    config = dict(
+    config: dict[str, Any] = dict(
         issuer=issuer,
         audience=audience,
         jwks_url=jwks_url,
@@ -475,13 +488,13 @@ class ProcessWide(Generic[T]):
     replay store, the request authenticator): built on first use, and built again after `AUTH0`
     or `DEBUG` changes, or after one of the objects it is built from (`depends_on`) is replaced."""
 
-    instances: ClassVar[list["ProcessWide"]] = []
+    instances: ClassVar[list["ProcessWide[Any]"]] = []
 
-    def __init__(self, build: Callable[[], T], *, depends_on: tuple["ProcessWide", ...] = ()):
+    def __init__(self, build: Callable[[], T], *, depends_on: tuple["ProcessWide[Any]", ...] = ()):
         self._build = build
         self._value: T | None = None
         self._lock = threading.Lock()
-        self._dependents: list[ProcessWide] = []
+        self._dependents: list[ProcessWide[Any]] = []
         for dependency in depends_on:
             dependency._dependents.append(self)
         ProcessWide.instances.append(self)
@@ -505,7 +518,7 @@ class ProcessWide(Generic[T]):
 
 
 @receiver(setting_changed)
-def reset_on_setting_change(*, setting, **kwargs):
+def reset_on_setting_change(*, setting: str, **kwargs: Any) -> None:
     if setting in RELOADING_SETTINGS:
         get_auth0_settings.cache_clear()
         for instance in ProcessWide.instances:

@@ -34,7 +34,12 @@ from auth0_jwt.jws import (
     is_numeric_date,
     json_segment,
 )
-from auth0_jwt.keystore import KEY_TYPES_BY_ALGORITHM_PREFIX, MIN_RSA_KEY_BITS, _key_from_parameters
+from auth0_jwt.keystore import (
+    KEY_TYPES_BY_ALGORITHM_PREFIX,
+    MIN_RSA_KEY_BITS,
+    PublicKeyFromParameters,
+    _key_from_parameters,
+)
 
 PROOF_TYPE = "dpop+jwt"
 # An unsecured JWS (RFC 7515 appendix A.5, `alg: none`): a header and a payload, then a dot and an
@@ -184,7 +189,7 @@ class DPoPVerifier:
         (plus the future leeway, for instances whose clocks run behind this one's)."""
         return proof.issued_at + self.max_age + self.iat_leeway
 
-    def _get_header(self, proof: str) -> dict:
+    def _get_header(self, proof: str) -> dict[str, Any]:
         header = _decode(proof, 0, "The DPoP proof's header is not a JSON object.")
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.lower() != PROOF_TYPE:
@@ -202,7 +207,9 @@ class DPoPVerifier:
             raise ProofRejected("The DPoP proof has no jwk header.")
         return header
 
-    def _check_claims(self, claims: dict, *, method: str, url: str, access_token: str) -> None:
+    def _check_claims(
+        self, claims: Mapping[str, Any], *, method: str, url: str, access_token: str
+    ) -> None:
         for name in REQUIRED_CLAIMS:
             if name not in claims:
                 raise ProofRejected(f"The DPoP proof has no {name} claim.")
@@ -238,10 +245,12 @@ class DPoPVerifier:
         return self._nonce(int(self.now() // self.nonce_lifetime))
 
     def _nonce(self, window: int) -> str:
+        if self.nonce_secret is None:
+            raise RuntimeError("DPoP server nonces are off: this verifier has no nonce_secret")
         mac = hmac.new(self.nonce_secret, f"dpop-nonce:{window}".encode(), hashlib.sha256)
         return f"{window}.{b64url(mac.digest()[:18])}"
 
-    def _is_current_nonce(self, nonce) -> bool:
+    def _is_current_nonce(self, nonce: object) -> bool:
         """This window's nonce or the previous one's (a nonce lives one to two lifetimes)."""
         if not isinstance(nonce, str) or len(nonce) > 64:
             return False
@@ -251,7 +260,7 @@ class DPoPVerifier:
             for w in (window, window - 1)
         )
 
-    def _check_issued_at(self, iat) -> None:
+    def _check_issued_at(self, iat: Any) -> None:
         if not is_numeric_date(iat):
             raise ProofRejected("The DPoP proof's iat claim is not a number of seconds.")
         now = self.now()
@@ -278,7 +287,7 @@ def check_proof_syntax(proof: str) -> None:
         )
 
 
-def public_key_from_jwk(jwk, alg: str):
+def public_key_from_jwk(jwk: object, alg: str) -> tuple[PublicKeyFromParameters | None, str]:
     """The public key of a proof's `jwk` for `alg` and its RFC 7638 thumbprint; ProofRejected
     when it is not a public key that fits `alg`."""
     if not isinstance(jwk, dict):
@@ -301,7 +310,7 @@ def public_key_from_jwk(jwk, alg: str):
 
 
 @functools.lru_cache(maxsize=1024)
-def _public_key(members: tuple[str, ...]):
+def _public_key(members: tuple[str, ...]) -> tuple[PublicKeyFromParameters | None, str]:
     """The key of the thumbprint members (in THUMBPRINT_MEMBERS order) and its thumbprint; a
     client signs many proofs with one key, so each key is built (its point validated) once."""
     names = THUMBPRINT_MEMBERS["EC" if len(members) == 4 else "RSA"]
@@ -351,7 +360,7 @@ def normalized_htu(url: str) -> str | None:
     return f"{scheme}://{netloc}{_remove_dot_segments(path) or '/'}"
 
 
-def _normalized_escape(match: re.Match) -> str:
+def _normalized_escape(match: re.Match[str]) -> str:
     character = chr(int(match.group(1), 16))
     if character.isascii() and (character.isalnum() or character in "-._~"):
         return character
@@ -387,7 +396,7 @@ def _is_canonical_base64url(value: str) -> bool:
         return False
 
 
-def _decode(proof: str, index: int, reason: str) -> dict:
+def _decode(proof: str, index: int, reason: str) -> dict[str, Any]:
     try:
         return json_segment(proof, index)
     except MalformedSegment:
