@@ -13,6 +13,7 @@ that request or any other; a request that needs the keys before they arrive fetc
 
 import logging
 import threading
+from typing import Any
 
 from django.apps import AppConfig
 from django.core.signals import request_started
@@ -46,7 +47,7 @@ def start_loading_signing_keys() -> bool:
     return True
 
 
-def is_server_handler(handler_class) -> bool:
+def is_server_handler(handler_class: object) -> bool:
     """True for Django's WSGI and ASGI handlers (what servers call), False for the test client's."""
     from django.core.handlers.asgi import ASGIHandler
     from django.core.handlers.wsgi import WSGIHandler
@@ -54,7 +55,7 @@ def is_server_handler(handler_class) -> bool:
     return isinstance(handler_class, type) and issubclass(handler_class, WSGIHandler | ASGIHandler)
 
 
-def start_on_first_served_request(sender, **kwargs) -> None:
+def start_on_first_served_request(sender: object, **kwargs: Any) -> None:
     """`request_started` receiver: the first request a server handles starts the key load."""
     if not is_server_handler(sender):
         return
@@ -70,7 +71,7 @@ class Auth0JWTConfig(AppConfig):
     verbose_name = "Auth0 JWT authentication"
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from auth0_jwt import checks  # noqa: F401 - registers the system checks
 
         if not _started:
@@ -78,7 +79,9 @@ class Auth0JWTConfig(AppConfig):
         post_migrate.connect(mark_flushed_replay_store_new, sender=self, dispatch_uid=FLUSH_UID)
 
 
-def mark_flushed_replay_store_new(sender, *, using, plan=None, **kwargs) -> None:
+def mark_flushed_replay_store_new(
+    sender: AppConfig, *, using: str, plan: object = None, **kwargs: Any
+) -> None:
     """`post_migrate` receiver: after `manage.py flush` (sent without a `plan`: Django treats a
     flushed database as migrated from scratch) the empty DPoP replay table is a new one, not one
     that lost its proofs (replay.py); `migrate` itself creates the marker in a migration."""

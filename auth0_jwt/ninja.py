@@ -18,11 +18,14 @@ A request without credentials is refused (401, as DRF's `IsAuthenticated` does),
 `auth=[...]` list `Auth0Bearer` goes last.
 """
 
-import asyncio
-from collections.abc import Iterable
-from functools import partial
+from __future__ import annotations
 
-from django.http import JsonResponse
+import asyncio
+from collections.abc import Coroutine, Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.http import HttpRequest, JsonResponse
 from ninja.errors import HttpError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.security.base import AuthBase
@@ -30,6 +33,13 @@ from ninja.security.base import AuthBase
 from auth0_jwt.authenticator import AuthError, organization_allow_list
 from auth0_jwt.django import error_response
 from auth0_jwt.runtime import DjangoRequest, get_request_authenticator
+
+if TYPE_CHECKING:
+    from ninja import NinjaAPI
+    from ninja.operation import Operation
+
+    from auth0_jwt.authenticator import Authenticated, RequestAuthenticator
+    from auth0_jwt.verifier import VerifiedToken
 
 __all__ = ["Auth0Bearer", "Auth0Error", "auth0_error_handler", "install"]
 
@@ -42,7 +52,7 @@ class Auth0Error(HttpError):
         self.error = error
 
 
-def auth0_error_handler(request, exc: Auth0Error) -> JsonResponse:
+def auth0_error_handler(request: HttpRequest, exc: Auth0Error) -> JsonResponse:
     """The answer to an `Auth0Error`, as DRF gives it: status, `{"detail": ...}`, headers."""
     return error_response(exc.error)  # the same bytes as DRF's compact JSON, not Ninja's
 
@@ -74,7 +84,7 @@ class Auth0Bearer(AuthBase):
         # result that is not a coroutine as it is.
         self.is_async = True
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> VerifiedToken | Coroutine[Any, Any, VerifiedToken]:
         authenticator = get_request_authenticator()
         # Ninja calls this on the event loop for an async operation, off it for a sync one.
         if _event_loop_running():
@@ -83,11 +93,18 @@ class Auth0Bearer(AuthBase):
             authenticator, request, authenticator.authenticate(DjangoRequest(request))
         )
 
-    async def _aauthenticate(self, authenticator, request):
+    async def _aauthenticate(
+        self, authenticator: RequestAuthenticator, request: HttpRequest
+    ) -> VerifiedToken:
         verdict = await authenticator.aauthenticate(DjangoRequest(request))
         return self._accept(authenticator, request, verdict)
 
-    def _accept(self, authenticator, request, verdict):
+    def _accept(
+        self,
+        authenticator: RequestAuthenticator,
+        request: HttpRequest,
+        verdict: Authenticated | AuthError | None,
+    ) -> VerifiedToken:
         """The token for `request.auth`, or `Auth0Error` with the core's answer."""
         if verdict is None:
             raise Auth0Error(authenticator.not_authenticated())
@@ -101,7 +118,7 @@ class Auth0Bearer(AuthBase):
         user = verdict.user
         request.user = user
 
-        async def auser():
+        async def auser() -> Any:
             return user
 
         request.auser = auser
@@ -116,14 +133,21 @@ def _event_loop_running() -> bool:
     return True
 
 
-def install(api) -> None:
+def install(api: NinjaAPI) -> None:
     """Give `api` the handler that answers `Auth0Error` with its headers, and the OpenAPI document
     with each `Auth0Bearer`'s scopes."""
-    api.add_exception_handler(Auth0Error, auth0_error_handler)
-    api.get_openapi_schema = partial(_get_openapi_schema, api)
+    # Ninja types a handler as taking the exception or its class; Auth0Error is raised built.
+    api.add_exception_handler(Auth0Error, auth0_error_handler)  # type: ignore[arg-type]
+    # This api's own method, replaced on the instance.
+    api.get_openapi_schema = partial(_get_openapi_schema, api)  # type: ignore[method-assign]
 
 
-def _get_openapi_schema(api, *, path_prefix=None, path_params=None):
+def _get_openapi_schema(
+    api: NinjaAPI,
+    *,
+    path_prefix: str | None = None,
+    path_params: dict[str, Any] | None = None,
+) -> OpenAPISchema:
     """`NinjaAPI.get_openapi_schema`, building the document below."""
     if path_prefix is None:
         path_prefix = api.get_root_path(path_params or {})
@@ -135,7 +159,7 @@ class _OpenAPISchema(OpenAPISchema):
     requirement (Ninja leaves every list empty; OpenAPI 3.1 lets an `http` scheme's list name the
     roles an operation needs)."""
 
-    def operation_security(self, operation):
+    def operation_security(self, operation: Operation) -> list[dict[str, Any]] | None:
         security = super().operation_security(operation)
         documented = [
             auth for auth in operation.auth_callbacks if hasattr(auth, "openapi_security_schema")

@@ -1,6 +1,10 @@
 """Scope and organization checks for DRF views: a view lists the scopes it needs, per HTTP method
 or for all, and may belong to one Auth0 organization (or a few)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.permissions import BasePermission
 
@@ -9,8 +13,13 @@ from auth0_jwt.exceptions import from_auth_error
 from auth0_jwt.runtime import get_request_authenticator
 from auth0_jwt.verifier import VerifiedToken
 
+if TYPE_CHECKING:
+    # Not at run time: rest_framework.views imports the permission classes its settings name.
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
-def required_scopes_for(view, method: str) -> tuple[str, ...]:
+
+def required_scopes_for(view: object, method: str) -> tuple[str, ...]:
     """The scopes `view` needs for `method`: `required_scopes` is a sequence or a method mapping,
     read by the core's rule, as the plain-view and Ninja adapters read theirs."""
     return scopes_for_method(getattr(view, "required_scopes", ()), method)
@@ -24,9 +33,9 @@ class HasRequiredScopes(BasePermission):
     403 with `error="insufficient_scope"` (RFC 6750 section 3.1).
     """
 
-    def has_permission(self, request, view):
+    def has_permission(self, request: Request, view: APIView) -> bool:
         token = request.auth
-        if not isinstance(token, VerifiedToken):
+        if not isinstance(token, VerifiedToken) or request.method is None:
             return False
         error = get_request_authenticator().check_scopes(
             token, required_scopes_for(view, request.method)
@@ -45,7 +54,7 @@ class HasRequiredOrganization(BasePermission):
     401 `invalid_token`, as Auth0 asks of an API: "otherwise deem the token invalid".
     """
 
-    def has_permission(self, request, view):
+    def has_permission(self, request: Request, view: APIView) -> bool:
         token = request.auth
         if not isinstance(token, VerifiedToken):
             return False
