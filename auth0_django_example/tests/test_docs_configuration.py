@@ -147,3 +147,11 @@ def test_each_variable_documents_the_default_the_code_gives_it(name):
         assert documented.startswith("on" if default else "off"), (name, documented)
     elif isinstance(default, (str, int)) and str(default):
         assert f"`{default}`" in documented, (name, documented)
+
+
+def test_the_package_readme_lists_every_key_too():
+    readme = (ROOT / "auth0_jwt" / "README.md").read_text()
+    settings = readme[
+        readme.index("\n## Settings\n") : readme.index("\n## ", readme.index("\n## Settings\n") + 1)
+    ]
+    assert sorted(table_rows(settings)) == sorted(SETTING_KEYS)
