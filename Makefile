@@ -53,7 +53,7 @@ run: install .env
 
 # Production-style on this machine: static files collected (hashed, compressed), then gunicorn with
 # gunicorn.conf.py on http://$(HOST):$(PORT)/. Settings come from .env (created as for `make run`);
-# with the production variables (README "Deploying") it refuses to start until they are all set.
+# with the production variables (docs/deploying.md) it refuses to start until they are all set.
 # `$(PY) gunicorn.conf.py` first checks the gunicorn settings, one line per bad value: gunicorn
 # itself reads WEB_CONCURRENCY from the shell before its config file, and a traceback is all it says.
 serve: install .env
@@ -95,7 +95,7 @@ soak: install
 # Not part of `make test`: two gunicorn instances (2 workers each) sharing a throwaway PostgreSQL
 # and Redis on 127.0.0.1, under CHAOS_SECONDS (default 60) of mixed load while the IdP answers
 # 500 (with a reload), Redis restarts without persistence, the DPoP table is restored empty,
-# PostgreSQL restarts and a worker is killed (README "Reliability"); exits 1 if a check fails.
+# PostgreSQL restarts and a worker is killed (docs/reliability.md); exits 1 if a check fails.
 # Debian's redis-server and postgresql are installed when missing (root).
 chaos: install redis-server
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "PostgreSQL not found: installing Debian's postgresql"; \
@@ -104,8 +104,8 @@ chaos: install redis-server
 
 
 # Not part of `make test`: per-token cost (cryptography, PyJWT, python-jose, this project with and
-# without its token cache) and gunicorn under wrk, all on 127.0.0.1, printed as a table (README
-# "Performance"); the adapters' rows need the dev set (Django Ninja, uvicorn). python-jose,
+# without its token cache) and gunicorn under wrk, all on 127.0.0.1, printed as a table
+# (docs/performance.md); the adapters' rows need the dev set (Django Ninja, uvicorn). python-jose,
 # simplejwt, Authlib and their dependencies go to $(BENCH_PACKAGES), not into the service's
 # environment; Debian's wrk (and redis-server, for the DPoP rows) is installed when missing (root).
 BENCH_PACKAGES := $(VENV)/bench-packages
