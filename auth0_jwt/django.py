@@ -23,14 +23,33 @@ The views are exempt from CSRF checks, as DRF's `APIView` is: the user comes fro
 from a session cookie.
 """
 
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views import View
 
 from auth0_jwt.authenticator import AuthError, organization_allow_list, scopes_for_method
 from auth0_jwt.runtime import DjangoRequest, get_request_authenticator
+
+if TYPE_CHECKING:
+    from auth0_jwt.authenticator import Authenticated, RequestAuthenticator
+
+    # For the type checker, the mixin is the View it goes before.
+    _MixedIntoView = View
+else:
+    _MixedIntoView = object
+
+# A view's scopes: names (one name alone counts as one), or names per HTTP method.
+Scopes = str | Iterable[str] | Mapping[str, str | Iterable[str]]
+# An Auth0 organization id (`org_...`) or name, or a list of them.
+Organizations = str | Iterable[str]
+ViewFunction = TypeVar("ViewFunction", bound=Callable[..., Any])
 
 __all__ = ["Auth0TokenRequiredMixin", "error_response", "requires_auth"]
 
@@ -45,55 +64,81 @@ def error_response(error: AuthError) -> JsonResponse:
     )
 
 
-def requires_auth(view=None, *, scopes=(), organization=None):
+@overload
+def requires_auth(
+    view: ViewFunction, *, scopes: Scopes | None = (), organization: Organizations | None = None
+) -> ViewFunction: ...
+
+
+@overload
+def requires_auth(
+    view: None = None, *, scopes: Scopes | None = (), organization: Organizations | None = None
+) -> Callable[[ViewFunction], ViewFunction]: ...
+
+
+def requires_auth(
+    view: ViewFunction | None = None,
+    *,
+    scopes: Scopes | None = (),
+    organization: Organizations | None = None,
+) -> ViewFunction | Callable[[ViewFunction], ViewFunction]:
     """Require a valid access token holding `scopes` (a list, or a dict per HTTP method) on a
     function view, sync or async; `@requires_auth` alone requires no scope. With `organization`
     (an Auth0 organization id `org_...` or name, or a list of them), the token must act for it."""
     if view is not None and not callable(view):
         raise TypeError("requires_auth takes the scopes by keyword: @requires_auth(scopes=[...])")
-    scopes = () if scopes is None else scopes
-    scopes_for_method(scopes, "GET")  # a value that is not scopes fails here, not on a request
+    required: Scopes = () if scopes is None else scopes
+    scopes_for_method(required, "GET")  # a value that is not scopes fails here, not on a request
     if organization:
         organization_allow_list(organization)  # likewise for the organization
 
-    def decorate(view):
+    def decorate(view: ViewFunction) -> ViewFunction:
+        wrapper: Callable[..., Any]
         if iscoroutinefunction(view):
 
             @wraps(view)
-            async def wrapper(request, *args, **kwargs):
+            async def async_wrapper(
+                request: HttpRequest, *args: Any, **kwargs: Any
+            ) -> HttpResponseBase:
                 authenticator = get_request_authenticator()
                 verdict = await authenticator.aauthenticate(DjangoRequest(request))
-                refusal = _admit(request, authenticator, verdict, scopes, organization)
+                refusal = _admit(request, authenticator, verdict, required, organization)
                 if refusal is not None:
                     return error_response(refusal)
-                return await view(request, *args, **kwargs)
+                response: HttpResponseBase = await view(request, *args, **kwargs)
+                return response
 
+            wrapper = async_wrapper
         else:
 
             @wraps(view)
-            def wrapper(request, *args, **kwargs):
+            def sync_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
                 authenticator = get_request_authenticator()
                 verdict = authenticator.authenticate(DjangoRequest(request))
-                refusal = _admit(request, authenticator, verdict, scopes, organization)
+                refusal = _admit(request, authenticator, verdict, required, organization)
                 if refusal is not None:
                     return error_response(refusal)
-                return view(request, *args, **kwargs)
+                response: HttpResponseBase = view(request, *args, **kwargs)
+                return response
 
-        wrapper.csrf_exempt = True
-        return wrapper
+            wrapper = sync_wrapper
+        # Django's marker, as its csrf_exempt sets it (which on Django 4.2 loses async views).
+        wrapper.csrf_exempt = True  # type: ignore[union-attr]
+        # The view, wrapped (`functools.wraps`), taking the same arguments.
+        return cast(ViewFunction, wrapper)
 
     return decorate if view is None else decorate(view)
 
 
-class Auth0TokenRequiredMixin:
+class Auth0TokenRequiredMixin(_MixedIntoView):
     """For class-based views, before `View` (or its subclass) among the bases: every method
     requires a valid token holding `required_scopes` (a list, or a dict per HTTP method) and, with
     `required_organization` (an Auth0 organization id or name, or a list), acting for it."""
 
-    required_scopes = ()
-    required_organization = None
+    required_scopes: Scopes = ()
+    required_organization: Organizations | None = None
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         mro = cls.__mro__
         if View in mro and mro.index(View) < mro.index(Auth0TokenRequiredMixin):
@@ -101,12 +146,16 @@ class Auth0TokenRequiredMixin:
             raise TypeError(f"{cls.__name__}: put Auth0TokenRequiredMixin before View in its bases")
 
     @classmethod
-    def as_view(cls, **initkwargs):
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
         view = super().as_view(**initkwargs)
-        view.csrf_exempt = True
+        view.csrf_exempt = True  # type: ignore[attr-defined]  # Django's marker, as on APIView
         return view
 
-    def dispatch(self, request, *args, **kwargs):
+    # For an async view, a coroutine of the response, as View.dispatch answers (django-stubs
+    # declares the response only).
+    def dispatch(  # type: ignore[override]
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.view_is_async:
             return self._adispatch(request, *args, **kwargs)
         authenticator = get_request_authenticator()
@@ -118,7 +167,7 @@ class Auth0TokenRequiredMixin:
             return error_response(refusal)
         return super().dispatch(request, *args, **kwargs)
 
-    async def _adispatch(self, request, *args, **kwargs):
+    async def _adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         authenticator = get_request_authenticator()
         verdict = await authenticator.aauthenticate(DjangoRequest(request))
         refusal = _admit(
@@ -126,16 +175,25 @@ class Auth0TokenRequiredMixin:
         )
         if refusal is not None:
             return error_response(refusal)
-        return await super().dispatch(request, *args, **kwargs)
+        # View.dispatch of an async view returns a coroutine (django-stubs declares the response).
+        response = cast(Awaitable[HttpResponseBase], super().dispatch(request, *args, **kwargs))
+        return await response
 
 
-def _admit(request, authenticator, verdict, scopes, organization=None) -> AuthError | None:
+def _admit(
+    request: HttpRequest,
+    authenticator: RequestAuthenticator,
+    verdict: Authenticated | AuthError | None,
+    scopes: Scopes,
+    organization: Organizations | None = None,
+) -> AuthError | None:
     """The refusal of the authenticator's verdict, the `scopes` for the request's method and the
     `organization`; on a pass, the request's user and token set."""
     if verdict is None:
         return authenticator.not_authenticated()
     if isinstance(verdict, AuthError):
         return verdict
+    assert request.method is not None  # Django's handlers always set it
     required = scopes_for_method(scopes, request.method)
     if required:
         refusal = authenticator.check_scopes(verdict.token, required)
@@ -147,8 +205,10 @@ def _admit(request, authenticator, verdict, scopes, organization=None) -> AuthEr
             return refusal
     user = verdict.user
 
-    async def auser():
+    async def auser() -> Any:
         return user
 
-    request.user, request.auth, request.auser = user, verdict.token, auser
+    request.user = user
+    request.auth = verdict.token  # type: ignore[attr-defined]  # as DRF's request.auth
+    request.auser = auser  # this request's user, loaded
     return None
