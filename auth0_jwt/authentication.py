@@ -7,11 +7,20 @@ the challenges of `authenticate_header`), a refusal -> the DRF exception of exce
 -> `(user, token)`, so `request.user` is the token's user and `request.auth` its `VerifiedToken`.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from rest_framework.authentication import BaseAuthentication
 
 from auth0_jwt.authenticator import BEARER, DPOP, REALM, AuthError
 from auth0_jwt.exceptions import from_auth_error
 from auth0_jwt.runtime import DjangoRequest, get_request_authenticator
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+
+    from auth0_jwt.verifier import VerifiedToken
 
 
 class JSONWebTokenAuthentication(BaseAuthentication):
@@ -21,7 +30,7 @@ class JSONWebTokenAuthentication(BaseAuthentication):
     dpop_keyword = DPOP
     www_authenticate_realm = REALM
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[Any, VerifiedToken] | None:
         verdict = get_request_authenticator().authenticate(DjangoRequest(request._request))
         if verdict is None:
             return None
@@ -29,5 +38,5 @@ class JSONWebTokenAuthentication(BaseAuthentication):
             raise from_auth_error(verdict)
         return verdict.user, verdict.token
 
-    def authenticate_header(self, request):
+    def authenticate_header(self, request: Request) -> str:
         return get_request_authenticator().no_credentials_challenge()
