@@ -44,7 +44,7 @@ from auth0_jwt.dpop import (
     check_proof_syntax,
     replay_key,
 )
-from auth0_jwt.keystore import KeySetUnavailable
+from auth0_jwt.keystore import FetchNeeded, KeySetUnavailable, no_fetching
 from auth0_jwt.organizations import OTHER_ORGANIZATION, OrganizationAllowList
 from auth0_jwt.verifier import TokenRejected, VerifiedToken, decode_segment
 
@@ -475,13 +475,19 @@ class RequestAuthenticator:
             raise self.error("signing_keys_unavailable", KEYS_UNAVAILABLE) from None
 
     async def _averify(self, request, raw_token: str, *, scheme: str = BEARER) -> VerifiedToken:
-        """`_verify`, in a worker thread when it could wait for a JWKS fetch."""
+        """`_verify`, in a worker thread when it could wait for a JWKS fetch. On the event loop it
+        never fetches: a key set that turned stale since `may_fetch` looked (a fetch now due) sends
+        it to the thread after all."""
         can_wait = getattr(self.token_verifier, "may_fetch", None)
-        if can_wait is None or can_wait(raw_token):
-            return await sync_to_async(self._verify, thread_sensitive=False)(
-                request, raw_token, scheme=scheme
-            )
-        return self._verify(request, raw_token, scheme=scheme)
+        if can_wait is not None and not can_wait(raw_token):
+            try:
+                with no_fetching():
+                    return self._verify(request, raw_token, scheme=scheme)
+            except FetchNeeded:
+                pass
+        return await sync_to_async(self._verify, thread_sensitive=False)(
+            request, raw_token, scheme=scheme
+        )
 
     def _bearer_token(self, request, raw_token: str, token: VerifiedToken) -> VerifiedToken:
         if "cnf" in token.claims:  # RFC 9449 section 7.2: a bound token is not a Bearer token

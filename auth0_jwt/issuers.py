@@ -48,6 +48,7 @@ from auth0_jwt.keystore import (
     JWKSKeyStore,
     KeySet,
     KeySetUnavailable,
+    check_fetching_allowed,
 )
 from auth0_jwt.token_cache import CachingTokenVerifier, VerifiedTokenCache
 from auth0_jwt.verifier import (
@@ -316,6 +317,7 @@ class MultiIssuerVerifier:
         domains_resolver = self.domains_resolver
         if domains_resolver is None:
             return
+        check_fetching_allowed("the domains resolver")
         if not self._resolve_lock.acquire(timeout=10 if wait else 0):
             return
         try:

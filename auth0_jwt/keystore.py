@@ -22,6 +22,8 @@ the metrics.
 """
 
 import base64
+import contextlib
+import contextvars
 import http.client
 import json
 import logging
@@ -32,7 +34,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -71,6 +73,35 @@ class KeySetUnavailable(Exception):
 
 class UnknownSigningKey(Exception):
     """The key set (after any allowed refetch) has no key with the requested `kid`."""
+
+
+class FetchNeeded(Exception):
+    """Raised inside `no_fetching()` where a fetch (or a wait for one) would start: the caller,
+    on an event loop, verifies again in a worker thread."""
+
+
+_fetching_forbidden: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "auth0_jwt_fetching_forbidden", default=False
+)
+
+
+@contextlib.contextmanager
+def no_fetching() -> Iterator[None]:
+    """Within this block (in this context: one asyncio task, or one thread), a key store or a
+    domains resolver raises FetchNeeded instead of fetching or waiting. An async caller verifies on
+    the event loop when `may_fetch()` said no fetch was due; if the key set turned stale in
+    between, it is told so instead of the loop blocking on the network."""
+    token = _fetching_forbidden.set(True)
+    try:
+        yield
+    finally:
+        _fetching_forbidden.reset(token)
+
+
+def check_fetching_allowed(what: str) -> None:
+    """Raise FetchNeeded inside `no_fetching()`; `what` names the fetch."""
+    if _fetching_forbidden.get():
+        raise FetchNeeded(what)
 
 
 class KeySetPersistence(Protocol):
@@ -403,6 +434,7 @@ class JWKSKeyStore:
     def _refresh(self, *, wait: bool, trigger: str, since: int | None = None) -> KeySet | None:
         """Fetch if the rate limits allow and no fetch ended since `since` (an `_attempts` count,
         by default now); return the newest keys."""
+        check_fetching_allowed(self.description)
         attempts_seen = self._attempts if since is None else since
         if not self._fetch_lock.acquire(timeout=self.fetch_wait if wait else 0):
             return self._key_set

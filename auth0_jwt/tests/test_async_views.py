@@ -4,6 +4,7 @@ DPoP replay store), an async view gets a loaded user, and adrf's async views wor
 authentication class as it is. The served proof, under uvicorn, is test_async_serving.py."""
 
 import threading
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -126,6 +127,46 @@ def test_a_known_kid_costs_no_fetch_and_no_thread(threads, make_token, jwks_serv
     verdict = authenticate_on_a_loop(authenticator, bearer_request(token), threads)
     assert isinstance(verdict, Authenticated)
     assert jwks_server.fetches == 1
+
+
+class StaleSinceLooked:
+    """The process's token verifier, whose key set turns stale just after `may_fetch` looked: the
+    race between that look and the verification on the event loop."""
+
+    def __init__(self, verifier):
+        self.verifier = verifier
+
+    def may_fetch(self, raw_token):
+        answer = self.verifier.may_fetch(raw_token)
+        store = self.verifier.key_store  # its clock jumps a cache lifetime: a refresh is due
+        store.clock = lambda: time.monotonic() + store.cache_lifetime
+        return answer
+
+    def verify(self, raw_token):
+        return self.verifier.verify(raw_token)
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["new token", "cached token"])
+def test_a_key_set_turning_stale_after_the_look_is_fetched_off_the_loop(
+    threads, make_token, jwks_server, cached
+):
+    verifier = get_token_verifier()
+    authenticator = RequestAuthenticator(token_verifier=verifier, dpop_mode="off")
+    token = make_token()
+    assert isinstance(
+        authenticate_on_a_loop(authenticator, bearer_request(token), threads), Authenticated
+    )
+    threads.steps.clear()
+    clock = verifier.key_store.clock
+    racing = RequestAuthenticator(token_verifier=StaleSinceLooked(verifier), dpop_mode="off")
+    try:
+        token = token if cached else make_token(sub="auth0|second")
+        verdict = authenticate_on_a_loop(racing, bearer_request(token), threads)
+    finally:
+        verifier.key_store.clock = clock
+    assert isinstance(verdict, Authenticated), verdict
+    assert jwks_server.fetches == 2
+    assert threads.off_the_loop("jwks fetch")
 
 
 @pytest.mark.parametrize("backend", ["database", "redis"])

@@ -11,7 +11,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1]
 PROJECT_ROOT = PACKAGE.parent
 EXAMPLE_PACKAGES = {"auth0_django_example", "customers"}
-OPTIONAL_EXTRAS = {"drf_spectacular", "redis", "prometheus_client"}
+# What the package's extras install (pyproject.toml): a module that needs one may be missing it.
+OPTIONAL_EXTRAS = {"rest_framework", "drf_spectacular", "ninja", "redis", "prometheus_client"}
 
 
 def package_modules() -> list[Path]:
