@@ -3,7 +3,7 @@ a plain Django view, a middleware), with nothing stored; a query the database re
 stays a 500 with its traceback.
 
 The faults are real: another connection holds a lock on the table the request writes (SQLite: a
-read transaction, which makes a writer's commit fail with "database is locked"; PostgreSQL: LOCK
+write transaction, which makes another writer fail with "database is locked"; PostgreSQL: LOCK
 TABLE, with a short lock_timeout on this process's connection), or a table is renamed away. The
 served test of a PostgreSQL restart in the middle of inserts is test_database_errors_serving.py.
 """
@@ -223,8 +223,10 @@ def writes_held_back(table: str):
                 cursor.execute("RESET lock_timeout")
         return
     other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
-    other.execute("BEGIN")
-    other.execute(f"SELECT count(*) FROM {table}").fetchone()  # a reader: commits must wait
+    # A writer holding the write lock (in WAL mode, the settings' default, a reader would not
+    # hold anyone back): this process's write must wait, and with no busy timeout it fails.
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(f"SELECT count(*) FROM {table}").fetchone()
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA busy_timeout = 0")
     try:
