@@ -26,6 +26,7 @@ from customers import idempotency
 from customers.models import Customer
 from customers.pagination import CustomerPagination
 from customers.parsers import LimitedJSONParser
+from customers.permissions import DatabaseUserRequired
 from customers.selectors import customer_get, customer_list
 from customers.serializers import (
     CustomerFilterSerializer,
@@ -197,9 +198,10 @@ class IdempotencyKeyInProgress(APIException):
 
 
 class CustomerAPIView(APIView):
-    """Customer endpoints: JSON bodies only, scopes per method, Django validation errors as 400."""
+    """Customer endpoints: JSON bodies only, scopes per method, Django validation errors as 400;
+    refused (403, database_user_required) to token users, which no customer can belong to."""
 
-    permission_classes = [IsAuthenticated, HasRequiredScopes]
+    permission_classes = [IsAuthenticated, HasRequiredScopes, DatabaseUserRequired]
     parser_classes = [LimitedJSONParser]
 
     def handle_exception(self, exc):
