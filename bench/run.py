@@ -438,6 +438,38 @@ def peer_env(kind: str, issuer: str, jwks_url: str, database: Path) -> dict:
     return env
 
 
+def prepare_peers(issuer: str, jwks_base_url: str, workdir: Path) -> dict:
+    """The environments of the reference projects and of the adapters' project, their databases
+    migrated where they read users."""
+    peers = {
+        kind: peer_env(kind, issuer, jwks_base_url + PEER_JWKS_PATH, workdir / "peer.sqlite3")
+        for kind in ("hello", "simplejwt", "quickstart")
+    }
+    # The projects that read (and create) users: a database of their own, migrated; the
+    # simplejwt one with the user its tokens name (simplejwt creates none).
+    peers["adapters"] = peer_env(
+        "adapters", issuer, jwks_base_url + ADAPTERS_JWKS_PATH, workdir / "adapters.sqlite3"
+    )
+    peers["simplejwt_db"] = peer_env(
+        "simplejwt_db", issuer, jwks_base_url + PEER_JWKS_PATH, workdir / "users.sqlite3"
+    )
+    for kind in ("adapters", "simplejwt_db"):
+        subprocess.run(  # noqa: S603 - a fixed command line
+            [sys.executable, "-m", "django", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=peers[kind],
+            check=True,
+            timeout=120,
+        )
+    subprocess.run(  # noqa: S603 - a fixed command line
+        [sys.executable, "-m", "django", "shell", "-c",
+         "from django.contrib.auth.models import User;"
+         f" User.objects.create_user(username={SUBJECT!r})"],
+        cwd=ROOT, env=peers["simplejwt_db"], check=True, timeout=120, capture_output=True,
+    )  # fmt: skip
+    return peers
+
+
 def start_services(env: dict, peers: dict, workdir: Path, servers: list, wanted=None) -> dict:
     """The services of HTTP_ROWS (those in `wanted`, if given), running side by side (each
     stopped by the caller)."""
@@ -1092,32 +1124,7 @@ def main() -> int:
                 check=True,
                 timeout=120,
             )
-        peers = {
-            kind: peer_env(kind, issuer, jwks.base_url + PEER_JWKS_PATH, workdir / "peer.sqlite3")
-            for kind in ("hello", "simplejwt", "quickstart")
-        }
-        # The projects that read (and create) users: a database of their own, migrated; the
-        # simplejwt one with the user its tokens name (simplejwt creates none).
-        peers["adapters"] = peer_env(
-            "adapters", issuer, jwks.base_url + ADAPTERS_JWKS_PATH, workdir / "adapters.sqlite3"
-        )
-        peers["simplejwt_db"] = peer_env(
-            "simplejwt_db", issuer, jwks.base_url + PEER_JWKS_PATH, workdir / "users.sqlite3"
-        )
-        for kind in ("adapters", "simplejwt_db"):
-            subprocess.run(  # noqa: S603 - a fixed command line
-                [sys.executable, "-m", "django", "migrate", "--noinput", "-v", "0"],
-                cwd=ROOT,
-                env=peers[kind],
-                check=True,
-                timeout=120,
-            )
-        subprocess.run(  # noqa: S603 - a fixed command line
-            [sys.executable, "-m", "django", "shell", "-c",
-             "from django.contrib.auth.models import User;"
-             f" User.objects.create_user(username={SUBJECT!r})"],
-            cwd=ROOT, env=peers["simplejwt_db"], check=True, timeout=120, capture_output=True,
-        )  # fmt: skip
+        peers = prepare_peers(issuer, jwks.base_url, workdir)
         runs, served = measure_http(env, peers, workdir, tokens, seconds, dpop, rows, rounds)
         if args.rows:
             http_lines, checks = http_report(runs, served, seconds)

@@ -461,7 +461,8 @@ def wait_for(server: Server, path: str, *, timeout: float, token: str | None = N
     last = "no answer"
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited; see {server.log_path}")
+            tail = server.log_path.read_text(errors="replace").splitlines()[-15:]
+            raise RuntimeError("the server exited; its log ends:\n" + "\n".join(tail))
         try:
             request = urllib.request.Request(server.url + path, headers=headers)  # noqa: S310
             with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
