@@ -18,11 +18,12 @@ README = PROJECT_DIR / "README.md"
 DOCUMENTED_URL = "http://127.0.0.1:8000/"
 
 
-def quick_start_curl_lines() -> list[tuple[str, str]]:
+def quick_start_curl_lines(page=README) -> list[tuple[str, str]]:
     """The quick start's curl commands (continuation lines joined) with their comments."""
-    text = README.read_text()
-    section = text[text.index("## Quick start") :]
-    section = section[: section.index("\n## ", 1)]
+    text = page.read_text()
+    section = text[text.index("# Quick start") :]
+    end = section.find("\n## ", 1)
+    section = section if end == -1 else section[:end]
     lines = []
     for block in re.findall(r"```sh\n(.*?)```", section, re.S):
         for command in block.replace("\\\n", " ").splitlines():
@@ -75,6 +76,12 @@ def test_the_readme_has_the_five_curl_lines():
     assert [comment.split(",")[0] for _command, comment in quick_start_curl_lines()] == [
         "", "401", "200", "200", "403"
     ]  # fmt: skip
+
+
+def test_the_docs_quick_start_has_the_same_lines():
+    assert quick_start_curl_lines(PROJECT_DIR / "docs" / "getting-started.md") == (
+        quick_start_curl_lines()
+    )
 
 
 def test_the_quick_start_curl_lines_answer_as_their_comments_say(development_server):
