@@ -26,7 +26,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -217,25 +217,39 @@ class UserLoader(Protocol):
 
 
 class ReplayStore(Protocol):
+    """Remembers DPoP proofs: False when `key` is remembered already and not expired."""
+
     def remember(self, key: str, expires_at: float) -> bool: ...
 
 
-def scopes_for_method(required, method: str) -> tuple[str, ...]:
+class TokenVerifying(Protocol):
+    """A token verifier: `TokenVerifier`, `CachingTokenVerifier` or `MultiIssuerVerifier` (an
+    optional `may_fetch(raw_token) -> bool` keeps async requests off a worker thread)."""
+
+    def verify(self, raw_token: str) -> VerifiedToken: ...
+
+
+# An endpoint's scopes: names (one name alone counts as one), or names per HTTP method.
+Scopes = str | Iterable[str] | Mapping[str, str | Iterable[str]]
+
+
+def scopes_for_method(required: Scopes, method: str) -> tuple[str, ...]:
     """The scopes an endpoint needs for `method`: `required` is a sequence of scope names (one
     name alone counts as one scope), or a mapping from HTTP method (any case) to such a sequence;
     a method the mapping does not name needs none."""
+    scopes: str | Iterable[str] = required
     if isinstance(required, Mapping):
         method = method.upper()
-        required = next((s for name, s in required.items() if name.upper() == method), ())
-    if isinstance(required, str):
-        return (required,)
-    return tuple(required)
+        scopes = next((s for name, s in required.items() if name.upper() == method), ())
+    if isinstance(scopes, str):
+        return (scopes,)
+    return tuple(scopes)
 
 
-_allow_lists: dict = {}
+_allow_lists: dict[str | tuple[str, ...], OrganizationAllowList] = {}
 
 
-def organization_allow_list(organizations) -> OrganizationAllowList:
+def organization_allow_list(organizations: str | Iterable[str]) -> OrganizationAllowList:
     """The allow-list of an endpoint's `organizations` (an id or name, or a list), built once."""
     key = organizations if isinstance(organizations, str) else tuple(organizations)
     allowed = _allow_lists.get(key)
@@ -283,7 +297,7 @@ class RequestAuthenticator:
     def __init__(
         self,
         *,
-        token_verifier: Any,
+        token_verifier: TokenVerifying,
         dpop_verifier: DPoPVerifier | None = None,
         replay_store: ReplayStore | None = None,
         user_loader: UserLoader | None = None,
@@ -332,7 +346,9 @@ class RequestAuthenticator:
             headers = {"Retry-After": RETRY_AFTER_SECONDS}
         return AuthError(code, detail, headers)
 
-    def insufficient_scope(self, required, *, token: VerifiedToken | None = None) -> AuthError:
+    def insufficient_scope(
+        self, required: Iterable[str], *, token: VerifiedToken | None = None
+    ) -> AuthError:
         """The 403 for a valid token that lacks a scope in `required`: challenged with the scheme
         the token came with (only a DPoP-bound token, `cnf`, gets this far under DPoP)."""
         required = tuple(required)
@@ -345,7 +361,7 @@ class RequestAuthenticator:
             scopes=required,
         )
 
-    def check_scopes(self, token: VerifiedToken, required) -> AuthError | None:
+    def check_scopes(self, token: VerifiedToken, required: Iterable[str]) -> AuthError | None:
         """None when `token` holds every scope in `required` (from `scope` or RBAC
         `permissions`), else the 403."""
         required = tuple(required)
@@ -353,7 +369,9 @@ class RequestAuthenticator:
             return None
         return self.insufficient_scope(required, token=token)
 
-    def check_organization(self, token: VerifiedToken, organizations) -> AuthError | None:
+    def check_organization(
+        self, token: VerifiedToken, organizations: str | Iterable[str]
+    ) -> AuthError | None:
         """None when `token` acts for one of `organizations` (an organization id `org_...`, or a
         name, compared lower-cased with `org_name`; or a list of them), else the 401
         `invalid_token` (Auth0: a token of another organization is deemed invalid)."""
@@ -384,7 +402,8 @@ class RequestAuthenticator:
                 token = self._verify(request, raw_token, scheme=DPOP)
                 proof = self._check_proof(request, raw_proof, raw_token, token)
                 self._check_replay(request, proof, token, self._remember(proof))
-            user = self._load_user(request, token, scheme) if self.user_loader else None
+            loader = self.user_loader
+            user = self._load_user(loader, request, token, scheme) if loader else None
         except AuthError as error:
             return error
         return Authenticated(token, scheme, user)
@@ -407,7 +426,7 @@ class RequestAuthenticator:
                 self._check_replay(request, proof, token, fresh)
             user = None
             if self.user_loader is not None:
-                user = await self._aload_user(request, token, scheme)
+                user = await self._aload_user(self.user_loader, request, token, scheme)
         except AuthError as error:
             return error
         return Authenticated(token, scheme, user)
@@ -463,7 +482,9 @@ class RequestAuthenticator:
             )
         return parts[1]
 
-    def _verify(self, request, raw_token: str, *, scheme: str = BEARER) -> VerifiedToken:
+    def _verify(
+        self, request: HTTPRequest, raw_token: str, *, scheme: str = BEARER
+    ) -> VerifiedToken:
         """Verify the token; a rejection is a 401, missing keys a 503."""
         try:
             return self.token_verifier.verify(raw_token)
@@ -474,7 +495,9 @@ class RequestAuthenticator:
             logger.warning("Token not verified: signing keys unavailable (%s)", exc)
             raise self.error("signing_keys_unavailable", KEYS_UNAVAILABLE) from None
 
-    async def _averify(self, request, raw_token: str, *, scheme: str = BEARER) -> VerifiedToken:
+    async def _averify(
+        self, request: HTTPRequest, raw_token: str, *, scheme: str = BEARER
+    ) -> VerifiedToken:
         """`_verify`, in a worker thread when it could wait for a JWKS fetch. On the event loop it
         never fetches: a key set that turned stale since `may_fetch` looked (a fetch now due) sends
         it to the thread after all."""
@@ -489,7 +512,9 @@ class RequestAuthenticator:
             request, raw_token, scheme=scheme
         )
 
-    def _bearer_token(self, request, raw_token: str, token: VerifiedToken) -> VerifiedToken:
+    def _bearer_token(
+        self, request: HTTPRequest, raw_token: str, token: VerifiedToken
+    ) -> VerifiedToken:
         if "cnf" in token.claims:  # RFC 9449 section 7.2: a bound token is not a Bearer token
             self._log_rejection(request, BOUND_AS_BEARER, token=token)
             raise self.error("invalid_token", BOUND_AS_BEARER)
@@ -508,7 +533,16 @@ class RequestAuthenticator:
             raise self.error("invalid_request", exc.reason, scheme=DPOP) from None
         return raw_proof
 
-    def _check_proof(self, request, raw_proof: str, raw_token: str, token) -> VerifiedProof:
+    def _dpop(self) -> tuple[DPoPVerifier, ReplayStore]:
+        """The DPoP verifier and replay store, which `__init__` requires unless DPoP is off (and
+        then no request gets to a proof)."""
+        if self.dpop_verifier is None or self.replay_store is None:
+            raise RuntimeError("DPoP needs a dpop_verifier and a replay_store")
+        return self.dpop_verifier, self.replay_store
+
+    def _check_proof(
+        self, request: HTTPRequest, raw_proof: str, raw_token: str, token: VerifiedToken
+    ) -> VerifiedProof:
         """The token's `cnf.jkt`, the proof against this request, and the proof's key."""
         confirmation = token.claims.get("cnf")
         jkt = confirmation.get("jkt") if isinstance(confirmation, dict) else None
@@ -516,7 +550,8 @@ class RequestAuthenticator:
             self._log_rejection(request, NOT_BOUND, token=token)
             raise self.error("invalid_token", NOT_BOUND, scheme=DPOP)
         try:
-            proof = self.dpop_verifier.verify(
+            dpop_verifier, _ = self._dpop()
+            proof = dpop_verifier.verify(
                 raw_proof, method=request.method, url=request.url(), access_token=raw_token
             )
         except MalformedProof as exc:
@@ -533,9 +568,10 @@ class RequestAuthenticator:
 
     def _remember(self, proof: VerifiedProof) -> bool:
         """Record the proof in the shared store; False if it was seen before."""
-        expires_at = self.dpop_verifier.expires_at(proof)
+        dpop_verifier, replay_store = self._dpop()
+        expires_at = dpop_verifier.expires_at(proof)
         try:
-            return self.replay_store.remember(replay_key(proof.thumbprint, proof.jti), expires_at)
+            return replay_store.remember(replay_key(proof.thumbprint, proof.jti), expires_at)
         except ReplayStoreReset as exc:  # it may have been accepted before the store lost it
             issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.ceil(exc.not_before)))
             raise self.error(
@@ -545,23 +581,29 @@ class RequestAuthenticator:
             logger.error("DPoP proof not checked for replay: %s", exc)
             raise self.error("replay_cache_unavailable", REPLAY_CACHE_UNAVAILABLE) from None
 
-    def _check_replay(self, request, proof: VerifiedProof, token, fresh: bool) -> None:
+    def _check_replay(
+        self, request: HTTPRequest, proof: VerifiedProof, token: VerifiedToken, fresh: bool
+    ) -> None:
         if not fresh:
             self._log_rejection(request, REPLAYED, token=token, event="dpop_proof_rejected")
             raise self.error("invalid_dpop_proof", REPLAYED, scheme=DPOP)
 
-    def _load_user(self, request, token: VerifiedToken, scheme: str) -> Any:
+    def _load_user(
+        self, loader: UserLoader, request: HTTPRequest, token: VerifiedToken, scheme: str
+    ) -> Any:
         try:
-            return self.user_loader.load(token)
+            return loader.load(token)
         except UserRejected as exc:
             self._log_rejection(request, exc.reason, token=token)
             raise self.error("invalid_token", exc.reason, scheme=scheme) from None
         except UserUnavailable:
             raise self.error("database_unavailable", DATABASE_UNAVAILABLE) from None
 
-    async def _aload_user(self, request, token: VerifiedToken, scheme: str) -> Any:
+    async def _aload_user(
+        self, loader: UserLoader, request: HTTPRequest, token: VerifiedToken, scheme: str
+    ) -> Any:
         try:
-            return await self.user_loader.aload(token)
+            return await loader.aload(token)
         except UserRejected as exc:
             self._log_rejection(request, exc.reason, token=token)
             raise self.error("invalid_token", exc.reason, scheme=scheme) from None
@@ -569,11 +611,18 @@ class RequestAuthenticator:
             raise self.error("database_unavailable", DATABASE_UNAVAILABLE) from None
 
     def _log_rejection(
-        self, request, reason: str, *, raw_token=None, token=None, event="token_rejected"
+        self,
+        request: HTTPRequest | None,
+        reason: str,
+        *,
+        raw_token: str | None = None,
+        token: VerifiedToken | None = None,
+        event: str = "token_rejected",
     ) -> None:
         """One INFO line per rejected token (or DPoP proof): reason, kid, iss, client, request id.
         No token, no proof."""
-        header, claims = {}, {}
+        header: Mapping[str, Any] = {}
+        claims: Mapping[str, Any] = {}
         if token is not None:
             header, claims = token.header, token.claims
         elif raw_token is not None:
@@ -592,9 +641,9 @@ class RequestAuthenticator:
         )
 
 
-def _unverified_parts(raw_token: str) -> tuple[dict, dict]:
+def _unverified_parts(raw_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims for logging only, never trusted; each empty where it cannot be read."""
-    parts = []
+    parts: list[dict[str, Any]] = []
     for index, name in enumerate(("header", "payload")):
         try:
             parts.append(decode_segment(raw_token, index, name))
@@ -603,7 +652,7 @@ def _unverified_parts(raw_token: str) -> tuple[dict, dict]:
     return parts[0], parts[1]
 
 
-def _printable(value, limit=200) -> str | None:
+def _printable(value: object, limit: int = 200) -> str | None:
     """A short, single-line string of an untrusted value, safe for a log line."""
     if value is None:
         return None

@@ -8,13 +8,15 @@ Each object is built on first use and built again when `AUTH0` or `DEBUG` change
 each test's DPoP proofs apart (auth0_jwt.testing's issuer).
 """
 
+from __future__ import annotations
+
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auth0_jwt import metrics
-from auth0_jwt.authenticator import RequestAuthenticator
+from auth0_jwt.authenticator import ReplayStore, RequestAuthenticator, UserLoader
 from auth0_jwt.conf import Auth0Settings, ProcessWide, get_auth0_settings
 from auth0_jwt.dpop import DPoPVerifier
 from auth0_jwt.issuers import DiscoveredJWKSSource, MultiIssuerVerifier, jwks_url_for_issuer
@@ -23,6 +25,9 @@ from auth0_jwt.organizations import OrganizationPolicy
 from auth0_jwt.token_cache import CachingTokenVerifier, VerifiedTokenCache
 from auth0_jwt.token_user import TokenUserLoader
 from auth0_jwt.verifier import TokenVerifier
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 # What verifies tokens: one issuer's verifier, or the verifier of several (issuers.py).
 AnyTokenVerifier = CachingTokenVerifier | MultiIssuerVerifier
@@ -35,7 +40,7 @@ def build_token_verifier(
     *,
     now: Callable[[], float] = time.time,
     source: Callable[[], Any] | None = None,
-    **key_store_options,
+    **key_store_options: Any,
 ) -> AnyTokenVerifier:
     """Build the verifier, its key store and its token cache from the `AUTH0` setting; `now` is
     their wall clock. `source`, a zero-argument callable returning a JWKS document, replaces the
@@ -87,7 +92,7 @@ def _build_issuer_verifier(
     organizations: OrganizationPolicy,
     now: Callable[[], float],
     source: Callable[[], Any] | None,
-    key_store_options: dict,
+    key_store_options: dict[str, Any],
 ) -> CachingTokenVerifier:
     """The verifier of one issuer, with its own key store (and the shared `token_cache`, if any).
     Its key store's JWKS source names the issuer for the metrics."""
@@ -219,6 +224,7 @@ def build_request_authenticator(config: Auth0Settings | None = None) -> RequestA
     from auth0_jwt.replay import get_replay_store
 
     config = config or get_auth0_settings()
+    user_loader: UserLoader
     if config.user_mode == "token":
         user_loader = TokenUserLoader()
     else:
@@ -241,7 +247,7 @@ class _LazyReplayStore:
     imported) on the first DPoP request, and a store replaced by a test takes effect at once. Keys
     go in the namespace `use_replay_namespace` names, if any."""
 
-    def __init__(self, get_store: Callable):
+    def __init__(self, get_store: Callable[[], ReplayStore]):
         self.get_store = get_store
 
     def remember(self, key: str, expires_at: float) -> bool:
@@ -287,29 +293,33 @@ class DjangoRequest:
 
     __slots__ = ("request",)
 
-    def __init__(self, request):
+    def __init__(self, request: HttpRequest):
         self.request = request
 
     @property
     def method(self) -> str:
-        return self.request.method
+        return self.request.method or ""  # Django's handlers always set it
 
     @property
     def query_string(self) -> str:
-        return self.request.META.get("QUERY_STRING", "")
+        query: str = self.request.META.get("QUERY_STRING", "")
+        return query
 
     def header(self, name: str) -> str | None:
         key = _META_NAMES.get(name) or "HTTP_" + name.upper().replace("-", "_")
-        return self.request.META.get(key)
+        value: str | None = self.request.META.get(key)
+        return value
 
     def url(self) -> str:
         return self.request.build_absolute_uri()
 
     @property
     def client(self) -> str | None:
-        return self.request.META.get("REMOTE_ADDR")
+        address: str | None = self.request.META.get("REMOTE_ADDR")
+        return address
 
     @property
     def request_id(self) -> str | None:
         # Set by auth0_django_example's RequestIdMiddleware, when installed.
-        return getattr(self.request, "request_id", None)
+        request_id: str | None = getattr(self.request, "request_id", None)
+        return request_id
