@@ -17,7 +17,7 @@ help:
 	@echo "make soak   - gunicorn under concurrent clients while the JWKS flips healthy/failing"
 	@echo "make chaos  - two gunicorn instances under load while the IdP, PostgreSQL, Redis and a worker fail"
 	@echo "make bench  - token verification and HTTP side by side with PyJWT and python-jose"
-	@echo "make lint   - ruff check and format check"
+	@echo "make lint   - ruff check and format check, mypy --strict over the auth0_jwt package"
 	@echo "make docs   - build the documentation site into site/ (warnings, broken links and anchors fail)"
 	@echo "make postman - run the Postman collection with newman against a throwaway server"
 
@@ -120,9 +120,11 @@ bench: install-dev redis-server $(BENCH_PACKAGES)/.installed
 		apt-get update -q && apt-get install -y -q wrk; }
 	BENCH_PACKAGES=$(BENCH_PACKAGES) $(PY) bench/run.py
 
+# mypy reads its settings from pyproject.toml ([tool.mypy]: the auth0_jwt package, not its tests).
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install-dev
 	$(VENV)/bin/ruff format .
