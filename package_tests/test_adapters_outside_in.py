@@ -38,7 +38,6 @@ from support import (
     Answer,
     Tenant,
     b64url,
-    build_wheel,
     free_port,
     get,
     pinned_versions,
@@ -181,11 +180,6 @@ PROJECTS = ("drf", "plain", "ninja")
 
 
 # --- The projects ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 @pytest.fixture(scope="module")

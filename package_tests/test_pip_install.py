@@ -14,7 +14,6 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
-from pathlib import Path
 
 import pytest
 from support import (
@@ -22,7 +21,6 @@ from support import (
     PIP,
     ROOT,
     Tenant,
-    build_wheel,
     free_port,
     project_environment,
     run,
@@ -68,12 +66,6 @@ urlpatterns += [path("api/messages/", MessagesView.as_view())]
 
 
 # --- The wheel -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The distribution built from the repository, as `pip install .` builds it."""
-    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 def test_the_wheel_holds_the_package_and_nothing_else(wheel):
