@@ -6,8 +6,6 @@ Nothing here leaves 127.0.0.1 but pip's downloads from the package index.
 
 import base64
 import contextlib
-import datetime
-import ipaddress
 import json
 import os
 import signal
@@ -25,10 +23,9 @@ from pathlib import Path
 
 import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from auth0_jwt.tests.tls import make_tls_files
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_README = ROOT / "auth0_jwt" / "README.md"
@@ -111,32 +108,6 @@ def write_constraints(folder: Path) -> Path:
 # --- A local "tenant": HTTPS on 127.0.0.1 serving the JWKS ---------------------------------------
 
 
-def _certificate(subject, issuer, public_key, signing_key, *, ca, san=None):
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )  # fmt: skip
-    if san:
-        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-    return builder.sign(signing_key, hashes.SHA256())
-
-
 def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -191,25 +162,10 @@ class Tenant:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def _write_tls_files(self, folder: Path):
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        server_key = ec.generate_private_key(ec.SECP256R1())
-        ca = _certificate("outside-in CA", "outside-in CA", ca_key.public_key(), ca_key, ca=True)
-        server = _certificate(
-            "127.0.0.1", "outside-in CA", server_key.public_key(), ca_key, ca=False,
-            san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
-        )  # fmt: skip
+        make_tls_files(folder, "outside-in CA")
         self.ca_file = folder / "ca.pem"
         self.server_cert = folder / "server.pem"
-        self.server_key = folder / "server-key.pem"
-        self.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-        self.server_cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
-        self.server_key.write_bytes(
-            server_key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
+        self.server_key = folder / "server.key"
 
     def make_available(self) -> None:
         self.available = True
