@@ -246,7 +246,11 @@ def table_locked():
     """Another connection holds the saved key sets' table locked: reads and writes wait."""
     if connection.vendor == "sqlite":
         holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        # In WAL mode (the example's settings) readers pass a writer's lock; a connection in
+        # exclusive locking mode, holding a write transaction, keeps readers out as well.
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
         holder.execute("BEGIN EXCLUSIVE")
+        holder.execute(f"DELETE FROM {PersistedKeySet._meta.db_table} WHERE 0")
     else:
         import psycopg
 
