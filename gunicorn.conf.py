@@ -70,7 +70,7 @@ preload_app = False
 bind = os.environ.get("GUNICORN_BIND", "").strip() or "127.0.0.1:8000"
 workers = _whole_number("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1)
 # Sync workers by default: one request at a time per process, the fastest and steadiest choice by
-# `make bench` (README "Performance": more requests/s and a lower p99 than gthread). They need a
+# `make bench` (docs/performance.md: more requests/s and a lower p99 than gthread). They need a
 # buffering proxy in front (slow clients), as any production deployment has. GUNICORN_THREADS > 1
 # selects the gthread worker instead (a request waiting on the database does not hold up the others
 # in its process).

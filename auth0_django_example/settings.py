@@ -17,7 +17,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 # Under gunicorn the master has read .env once, when it started (gunicorn.conf.py, which sets this
 # marker): every worker, those a reload starts included, runs with the master's variables and no
-# others (README "Deploying").
+# others (docs/deploying.md).
 DOTENV_READ_BY_GUNICORN = "AUTH0_DJANGO_EXAMPLE_DOTENV_NAMES"
 if (BASE_DIR / ".env").is_file() and DOTENV_READ_BY_GUNICORN not in os.environ:
     # (read_env logs a warning-like line for a missing file)
@@ -83,7 +83,7 @@ ALLOWED_HOSTS = [
     if host.strip()
 ]
 
-# --- HTTPS and browser security headers (see README "Deploying") ---------------------------------
+# --- HTTPS and browser security headers (see docs/deploying.md) ---------------------------------
 # Secure by default with DEBUG off; `manage.py check --deploy` is clean in the documented production
 # environment. Behind a proxy that terminates TLS, set DJANGO_SECURE_PROXY_SSL_HEADER to the header
 # it sets (e.g. X-Forwarded-Proto), and only if the proxy always sets or overwrites it.
@@ -142,7 +142,7 @@ MIDDLEWARE = [
 # Paths served to bearer-token clients only: no session, session user or messages there.
 API_PATH_PREFIXES = ("/api/",)
 
-# --- Prometheus metrics (auth0_django_example/metrics.py, README "Metrics") ----------------------
+# --- Prometheus metrics (auth0_django_example/metrics.py, docs/metrics.md) ----------------------
 # GET /metrics for the addresses or networks in METRICS_ALLOWED_IPS only (others get a 404); the
 # client behind a proxy in FORWARDED_ALLOW_IPS (the same variable gunicorn reads) is the nearest
 # X-Forwarded-For hop that is not such a proxy.
@@ -275,8 +275,8 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False  # bearer tokens, not cookies
 CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Retry-After", "X-Request-ID", "DPoP-Nonce"]
-# Browser clients send their DPoP proof in the `DPoP` request header (README "DPoP"),
-# and may send an Idempotency-Key with POST /api/customers/ (README "Customers API").
+# Browser clients send their DPoP proof in the `DPoP` request header (docs/dpop.md),
+# and may send an Idempotency-Key with POST /api/customers/ (docs/customers.md).
 CORS_ALLOW_HEADERS = (*cors_default_headers, "dpop", "idempotency-key")
 
 # --- Logs (auth0_django_example/logs.py) ---------------------------------------------------------
@@ -384,7 +384,7 @@ AUTH0 = {
     "TOKEN_CACHE_SIZE": env_str("AUTH0_TOKEN_CACHE_SIZE", "10000"),
     "LOCAL_ISSUER": AUTH0_LOCAL_ISSUER,
     "LOCAL_ISSUER_KEY_DIR": Path(env_str("LOCAL_ISSUER_KEY_DIR", str(BASE_DIR / ".local-issuer"))),
-    # DPoP (RFC 9449, README "DPoP"): off, allowed (Bearer or DPoP) or required (DPoP only).
+    # DPoP (RFC 9449, docs/dpop.md): off, allowed (Bearer or DPoP) or required (DPoP only).
     "DPOP": env_str("AUTH0_DPOP", "allowed"),
     "DPOP_ALGORITHMS": env_str("AUTH0_DPOP_ALGORITHMS", "ES256"),
     "DPOP_IAT_LEEWAY": env_str("AUTH0_DPOP_IAT_LEEWAY", "30"),
@@ -397,7 +397,7 @@ AUTH0 = {
     # Who request.user is: "database" (a Django user per subject, read on every request, so a
     # deactivated user is refused at once) or "token" (built from the token, no database read).
     "USER": env_str("AUTH0_USER", "database"),
-    # Auth0 Organizations (README "Organizations"): None, "required", or ids and names.
+    # Auth0 Organizations (docs/tenancy.md): None, "required", or ids and names.
     "ORGANIZATIONS": organizations_setting(env_str("AUTH0_ORGANIZATIONS")),
     # Each issuer's JWKS URL read from its /.well-known/openid-configuration (on/off).
     "DISCOVERY": env_str("AUTH0_DISCOVERY", "off"),

@@ -5,7 +5,7 @@ A client that sends `POST /api/customers/` with `Idempotency-Key: <key>` and get
 timeout, a dropped connection) sends the same request with the same key again, and gets the first
 answer (status, body, `Location`) instead of a second customer or a "duplicate email" 400.
 
-The rules (README "Customers API"):
+The rules (docs/customers.md):
 - A key is 1 to 255 printable ASCII characters, without leading or trailing spaces (anything else
   is a 400); it belongs to its owner, the token's user: another user's identical key is another key.
 - Kept: the answer of a create that ran, a 201 or its 400 refusal of the body (field messages,

@@ -176,7 +176,7 @@ def access_records(server, path: str) -> list[dict]:
 
 
 def test_forwarded_headers_count_only_from_the_trusted_proxies(serve):
-    """The FORWARDED_ALLOW_IPS way (README "Deploying"; the other, DJANGO_SECURE_PROXY_SSL_HEADER,
+    """The FORWARDED_ALLOW_IPS way (docs/deploying.md; the other, DJANGO_SECURE_PROXY_SSL_HEADER,
     is for networks where only the proxy reaches the instances)."""
     forged = {**PROXIED, "X-Forwarded-For": "203.0.113.9"}
     # 127.0.0.1 is not a trusted proxy here: its X-Forwarded-Proto does not make the request
