@@ -16,8 +16,6 @@ How each snippet is tested is said in SNIPPETS, one entry per snippet (a new sni
 - "unittest": executed as a test module when this module is imported; pytest collects its
   TestCase classes and test functions from here (as `TestDocs...`, `test_docs_...`) and runs them
   against the package README's DRF view at `/api/messages/`.
-- "linking": the tutorial users' linking function of the djangorestframework-jwt guide, run on
-  users named as the tutorial named them; their tokens then get those users.
 - "elsewhere": a whole test module another test runs, named in the entry.
 - "compile": only compiled, for the reason in the entry.
 """
@@ -98,7 +96,6 @@ SNIPPETS = [
             "compile", "the tutorial's handler, which needs djangorestframework-jwt's settings"),
     Snippet("docs/migrating-from-djangorestframework-jwt.md", 'AUTH0 = {', "settings"),
     Snippet("docs/migrating-from-djangorestframework-jwt.md", "class PrivateScoped", "views"),
-    Snippet("docs/migrating-from-djangorestframework-jwt.md", "def link_tutorial_users", "linking"),
     Snippet(PACKAGE, "INSTALLED_APPS = [", "settings"),
     Snippet(PACKAGE, "AUTH0 = {", "settings"),
     Snippet(PACKAGE, '"DEFAULT_AUTHENTICATION_CLASSES"', "settings"),
@@ -321,19 +318,18 @@ def test_the_unittest_snippets_are_collected_here():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("snippet", of_kind("linking"), ids=by_id)
-def test_the_linking_snippet_gives_the_tutorials_users_their_tokens(snippet, auth0_api_client):
+def test_the_guides_linking_command_gives_the_tutorials_users_their_tokens(auth0_api_client):
+    """The djangorestframework-jwt guide's `link_auth0_users` line, on users named as the
+    tutorial named them: their tokens then get those users, not new ones."""
     from django.contrib.auth import get_user_model
+    from django.core.management import call_command
 
+    guide = (ROOT / "docs" / "migrating-from-djangorestframework-jwt.md").read_text()
+    assert 'python manage.py link_auth0_users --dry-run "auth0|abc" "google-oauth2|123"' in guide
     User = get_user_model()
     tutorial_user = User.objects.create(username="auth0.abc")
     google_user = User.objects.create(username="google-oauth2.123")
-    link_tutorial_users = run_module("docs_snippet", code_of(snippet.document, snippet.marker))
-    linked = link_tutorial_users.link_tutorial_users(
-        ["auth0|abc", "google-oauth2|123", "auth0|never-seen"]
-    )
-    assert linked == 2
-    assert link_tutorial_users.link_tutorial_users(["auth0|abc"]) == 0  # once only
+    call_command("link_auth0_users", "auth0|abc", "google-oauth2|123", "auth0|never-seen")
     response = auth0_api_client(sub="auth0|abc").get("/api/private/")
     assert response.status_code == 200
     assert User.objects.get(auth0_identity__sub="auth0|abc") == tutorial_user
