@@ -69,11 +69,13 @@ preload_app = False
 # Behind a proxy: GUNICORN_BIND=0.0.0.0:8000 (or the proxy's side of a private network).
 bind = os.environ.get("GUNICORN_BIND", "").strip() or "127.0.0.1:8000"
 workers = _whole_number("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1) + 1)
-# Sync workers by default: one request at a time per process, the fastest and steadiest choice by
-# `make bench` (docs/performance.md: more requests/s and a lower p99 than gthread). They need a
-# buffering proxy in front (slow clients), as any production deployment has. GUNICORN_THREADS > 1
-# selects the gthread worker instead (a request waiting on the database does not hold up the others
-# in its process).
+# Sync workers by default: one request at a time per process. `make bench` (docs/performance.md)
+# measured them against gthread, uvicorn (alone and as gunicorn's worker) and granian (WSGI, ASGI):
+# the ASGI servers cost this synchronous app 2 to 3 times the CPU per request; granian's WSGI server
+# costs less, but has no bound on a hung request, no trusted-proxy setting and no hooks for the
+# checks and the metrics, all of which the served tests show here. They need a buffering proxy in
+# front (slow clients), as any production deployment has. GUNICORN_THREADS > 1 selects the gthread
+# worker instead (a request waiting on the database does not hold up the others in its process).
 threads = _whole_number("GUNICORN_THREADS", 1)
 timeout = _whole_number("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _whole_number("GUNICORN_GRACEFUL_TIMEOUT", 30)
