@@ -12,17 +12,13 @@ nothing is written to disk but what pytest and Python write anyway (`__pycache__
 Run by `make test-package` (CI); not part of `make test`.
 """
 
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import PACKAGE_README, PIP, clean_environment, run, write_constraints
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGE_README = ROOT / "auth0_jwt" / "README.md"
-PIP = ["-m", "pip", "--disable-pip-version-check", "--no-input"]
 # A code block of the README's testing section that is a whole test module: its first line names
 # the file.
 DOCUMENTED_MODULE = re.compile(r"```python\n(# (tests/test_\w+\.py)\n.*?)```", re.S)
@@ -124,32 +120,6 @@ def no_network():
 '''
 
 
-def run(*command, check=True, **options):
-    """Run a command; with `check`, fail the test with its output when it fails."""
-    options.setdefault("env", clean_environment())
-    result = subprocess.run(  # noqa: S603 - the test's own commands
-        command, capture_output=True, text=True, timeout=900, **options
-    )
-    if check:
-        assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-# What pip needs from the machine's environment to reach the package index (as in
-# test_pip_install.py); nothing of the test run's Django set-up is passed on.
-PASSED_ON = {"PATH", "HOME", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"}
-PASSED_ON_SUFFIXES = ("_PROXY", "_proxy")
-
-
-def clean_environment(**extra) -> dict:
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name in PASSED_ON or name.startswith("PIP_") or name.endswith(PASSED_ON_SUFFIXES)
-    }
-    return {**environment, **extra}
-
-
 def documented_test_modules() -> dict[str, str]:
     """The test modules of the package README's "Testing your API" section, by file name."""
     text = PACKAGE_README.read_text()
@@ -168,14 +138,6 @@ def files_under(folder: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, *PIP, "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(ROOT))
-    [built] = out.glob("*.whl")
-    return built
-
-
-@pytest.fixture(scope="module")
 def project(tmp_path_factory, wheel):
     """The wheel in a fresh virtual environment; a startproject project with the views, pytest.ini
     and the documented test modules (no conftest); the network guard beside it."""
@@ -183,7 +145,8 @@ def project(tmp_path_factory, wheel):
     venv = folder / "venv"
     run(sys.executable, "-m", "venv", str(venv))
     python = venv / "bin" / "python"
-    run(str(python), *PIP, "install", "--quiet", f"{wheel}[drf,ninja,testing]")
+    constraints = write_constraints(folder)  # what comes beside the wheel: the repository's pins
+    run(str(python), *PIP, "install", "--quiet", "-c", constraints, f"{wheel}[drf,ninja,testing]")
     site = folder / "site"
     site.mkdir()
     run(str(venv / "bin" / "django-admin"), "startproject", "mysite", str(site))
