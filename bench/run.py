@@ -915,6 +915,7 @@ def http_report(runs: dict, served: dict, seconds: float) -> tuple[list[str], li
                 f" {ratio(runs, f'{prefix}public', 'public'):.2f} /"
                 f" {ratio(runs, f'{prefix}private', 'private'):.2f} |"
             )
+    lines.append("")
     for bearer, dpop_row, store in (
         ("private", "private_dpop", "the database, SQLite"),
         ("private", "private_dpop_redis", "Redis"),
