@@ -42,3 +42,15 @@ def test_operations_offer_the_schemes_of_the_mode(settings, mode, security):
     assert operation["security"] == security
     challenge = operation["responses"]["401"]["headers"]["WWW-Authenticate"]["description"]
     assert 'error="invalid_dpop_proof"' in challenge
+
+
+@pytest.mark.parametrize("key", ["USER", "DPOP", "LEEWAY"])
+def test_an_invalid_auth0_setting_is_reported_once_not_again_by_schema_generation(settings, key):
+    """`check --deploy` runs drf-spectacular's check, which generates the schema: a bad AUTH0
+    value is auth0_jwt.E002 alone, not also drf_spectacular.E001 repeating it."""
+    from django.core.checks import run_checks
+
+    settings.AUTH0 = {**settings.AUTH0, key: "bogus"}
+    ids = [message.id for message in run_checks(include_deployment_checks=True)]
+    assert ids.count("auth0_jwt.E002") == 1
+    assert "drf_spectacular.E001" not in ids
