@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help install install-dev migrate run serve test test-postgres test-package redis-server \
-	lint format postman soak chaos bench docs clean
+	lint format postman soak chaos bench bench-tools profile docs clean
 
 help:
 	@echo "make run    - create .venv, install, migrate, serve on http://$(HOST):$(PORT)/"
@@ -16,7 +16,8 @@ help:
 	@echo "make test-package - the wheel in a fresh startproject project; auth0_jwt on Django 4.2 + 5.2"
 	@echo "make soak   - gunicorn under concurrent clients while the JWKS flips healthy/failing"
 	@echo "make chaos  - two gunicorn instances under load while the IdP, PostgreSQL, Redis and a worker fail"
-	@echo "make bench  - token verification and HTTP side by side with PyJWT and python-jose"
+	@echo "make bench  - token verification and HTTP side by side with the peers (simplejwt, Auth0's quickstart, bare DRF)"
+	@echo "make profile - py-spy on the workers of the bench rows in PROFILE_ROWS while wrk loads them"
 	@echo "make lint   - ruff check and format check, mypy --strict over the auth0_jwt package"
 	@echo "make docs   - build the documentation site into site/ (warnings, broken links and anchors fail)"
 	@echo "make postman - run the Postman collection with newman against a throwaway server"
@@ -115,10 +116,20 @@ $(BENCH_PACKAGES)/.installed: requirements-bench.txt | $(PY)
 		--target $(BENCH_PACKAGES) -r requirements-bench.txt
 	@touch $@
 
-bench: install-dev redis-server $(BENCH_PACKAGES)/.installed
+bench-tools: install-dev redis-server $(BENCH_PACKAGES)/.installed
 	@command -v wrk >/dev/null 2>&1 || { echo "wrk not found: installing Debian's wrk"; \
 		apt-get update -q && apt-get install -y -q wrk; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "PostgreSQL not found: installing Debian's postgresql"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+
+bench: bench-tools
 	BENCH_PACKAGES=$(BENCH_PACKAGES) $(PY) bench/run.py
+
+# Not part of `make test`: py-spy (from requirements-bench.txt) on the workers of each of
+# PROFILE_ROWS (bench/run.py's row names) while wrk loads it, grouped by package and middleware.
+PROFILE_ROWS ?= public private private_token drf_hello quickstart_private
+profile: bench-tools
+	BENCH_PACKAGES=$(BENCH_PACKAGES) PY_SPY=$(BENCH_PACKAGES)/bin/py-spy $(PY) bench/profile.py $(PROFILE_ROWS)
 
 # mypy reads its settings from pyproject.toml ([tool.mypy]: the auth0_jwt package, not its tests).
 lint: install-dev

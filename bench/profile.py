@@ -1,15 +1,14 @@
 """Where a worker's time goes: py-spy on every worker of one bench service while wrk loads a row.
 
-    BENCH_PACKAGES=.venv/bench-packages PY_SPY=/path/to/py-spy .venv/bin/python bench/profile.py \
-        public private private_token drf_hello
+    make profile PROFILE_ROWS="public private private_token drf_hello"
 
 For each row (names of bench/run.py's HTTP_ROWS) it starts that row's service alone, loads the row
 with wrk for --seconds while `py-spy record --subprocesses --nonblocking` samples the server's
 processes, and prints the samples grouped by the package of the innermost frame that belongs to a
 known package (self time), and the share of the samples under a few named functions (inclusive
 time): the server's own HTTP handling, each middleware of the project, the authentication, the
-user read, the access log line. py-spy is a tool of the bench, not of the service: install it
-outside the service's environment (`pip install --target DIR py-spy`) and name it in PY_SPY.
+user read, the access log line. py-spy is a tool of the bench, not of the service: `make profile`
+installs it (requirements-bench.txt) into .venv/bench-packages and names it in PY_SPY.
 """
 
 import argparse
