@@ -65,9 +65,9 @@ from bench.support import (  # noqa: E402
     SUBJECT,
     JWKSServer,
     LoadResult,
-    PostgreSQL,
     combine,
     cpu_seconds,
+    free_port,
     interleaved_costs,
     memory_kib,
     mint_dpop_token,
@@ -82,6 +82,7 @@ from bench.support import (  # noqa: E402
     start_uvicorn,
     wait_for,
 )
+from scripts.postgresql import PostgreSQL  # noqa: E402
 
 SERVICE_JWKS_PATH = "/.well-known/jwks.json"
 PEER_JWKS_PATH = "/simplejwt/jwks.json"
@@ -532,7 +533,7 @@ def start_services(env: dict, peers: dict, workdir: Path, servers: list, wanted=
         redis_url = f"redis://127.0.0.1:{replay_cache.port}/0"
         starters["ours_redis"] = lambda log: ours(log, {"REDIS_URL": redis_url})
     if "ours_postgres" in wanted:
-        postgresql = PostgreSQL()
+        postgresql = PostgreSQL(port=free_port(), prefix="bench-postgres-")
         servers.append(postgresql)
         postgresql.start("bench")
         postgres_env = {**env, "DATABASE_URL": postgresql.url("bench")}

@@ -10,7 +10,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -331,62 +330,6 @@ def start_redis(log_path: Path) -> "Server":
         raise
     finally:
         client.close()
-
-
-class PostgreSQL:
-    """Debian's PostgreSQL in a throwaway data folder on a free loopback port, as
-    scripts/test-postgres.sh and scripts/chaos.py start it (as root, the server runs as
-    `postgres`), with the server's default durability (fsync on), as a deployment runs it."""
-
-    def __init__(self):
-        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
-        bins = [b for b in bins if (b / "initdb").exists() and (b / "pg_ctl").exists()]
-        if not bins:
-            raise RuntimeError("PostgreSQL is not installed (apt-get install -y postgresql)")
-        self.bin = bins[-1]
-        self.folder = Path(tempfile.mkdtemp(prefix="bench-postgres-"))
-        self.as_owner = []
-        if os.getuid() == 0:
-            shutil.chown(self.folder, "postgres")
-            self.as_owner = ["runuser", "-u", "postgres", "--"]
-        self.port = free_port()
-        self.data = self.folder / "data"
-
-    def _run(self, *command: str) -> None:
-        done = subprocess.run(  # noqa: S603 - Debian's binaries, fixed arguments
-            [*self.as_owner, *command], capture_output=True, text=True, timeout=120, check=False
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command[:2])} failed:\n{done.stdout}{done.stderr}")
-
-    def start(self, *databases: str) -> "PostgreSQL":
-        self._run(
-            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-            "--no-locale", "-E", "UTF8", "--no-sync",
-        )  # fmt: skip
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder}"
-        self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "server.log"),
-            "-w", "-t", "60", "-o", options, "start",
-        )  # fmt: skip
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
-            for name in databases:
-                connection.execute(f"CREATE DATABASE {name}")
-        return self
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            subprocess.run(  # noqa: S603 - Debian's binary, fixed arguments
-                [*self.as_owner, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
-                 "immediate", "-w", "stop"],
-                capture_output=True, timeout=60, check=False,
-            )  # fmt: skip
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def start_granian(

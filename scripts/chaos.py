@@ -53,6 +53,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from auth0_jwt.dpop import jwk_thumbprint  # noqa: E402 - the project's own, Django-free
 from auth0_jwt.local_issuer import create_dpop_proof, dpop_public_jwk  # noqa: E402
+from scripts.postgresql import PostgreSQL, PostgreSQLError  # noqa: E402
 
 HOST = "127.0.0.1"
 PUBLIC_HOST = "api.chaos.test"  # what the load balancer in front of the instances is called
@@ -145,69 +146,6 @@ class IdentityProvider:
 
 
 # --- PostgreSQL and Redis -------------------------------------------------------------------------
-
-
-class PostgreSQL:
-    """Debian's PostgreSQL in a throwaway data folder, on a free loopback port (as
-    scripts/test-postgres.sh starts it); as root, the server runs as `postgres`."""
-
-    def __init__(self, workdir: Path):
-        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
-        bins = [b for b in bins if (b / "initdb").exists() and (b / "pg_ctl").exists()]
-        if not bins:
-            raise SystemExit("chaos: PostgreSQL is not installed (apt-get install -y postgresql)")
-        self.bin = bins[-1]
-        # A folder of its own: the server's user must be able to enter it.
-        self.folder = Path(tempfile.mkdtemp(prefix="chaos-postgres-"))
-        self.as_owner = []
-        if os.getuid() == 0:
-            shutil.chown(self.folder, "postgres")
-            self.as_owner = ["runuser", "-u", "postgres", "--"]
-        self.port = free_port()
-        self.data = self.folder / "data"
-
-    def _run(self, *command: str) -> None:
-        done = subprocess.run(  # noqa: S603 - Debian's binaries, fixed arguments
-            [*self.as_owner, *command], capture_output=True, text=True, timeout=120, check=False
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"chaos: {' '.join(command[:2])} failed:\n{done.stdout}{done.stderr}")
-
-    def start(self) -> "PostgreSQL":
-        self._run(
-            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-            "--no-locale", "-E", "UTF8", "--no-sync",
-        )  # fmt: skip
-        options = f"-c listen_addresses={HOST} -p {self.port} -k {self.folder} -c fsync=off"
-        self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "server.log"),
-            "-w", "-t", "60", "-o", options, "start",
-        )  # fmt: skip
-        import psycopg
-
-        with psycopg.connect(self.url("postgres"), autocommit=True) as connection:
-            for name in ("chaos", "chaos_dbstore"):
-                connection.execute(f"CREATE DATABASE {name}")
-        return self
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@{HOST}:{self.port}/{database}"
-
-    def restart(self) -> None:
-        """`pg_ctl restart -m fast`: every connection is cut, the server back within seconds."""
-        self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "server.log"),
-            "-m", "fast", "-w", "-t", "60", "restart",
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            subprocess.run(  # noqa: S603
-                [*self.as_owner, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
-                 "immediate", "-w", "stop"],
-                capture_output=True, timeout=60, check=False,
-            )  # fmt: skip
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Redis:
@@ -646,12 +584,12 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
     tokens = Tokens()
     idp = IdentityProvider(tokens.jwk)
-    postgres = PostgreSQL(workdir)
+    postgres = PostgreSQL(port=free_port(), prefix="chaos-postgres-", fsync=False)
     redis_server = Redis(workdir)
     instances: dict[str, Instance] = {}
     run = None
     try:
-        postgres.start()
+        postgres.start("chaos", "chaos_dbstore")
         redis_server.start()
         static_root = workdir / "static"
         common = dict(
@@ -798,4 +736,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except PostgreSQLError as exc:  # not installed, or initdb/pg_ctl failed: say so in one line
+        sys.exit(f"chaos: {exc}")
