@@ -21,6 +21,8 @@ from auth0_jwt.keystore import (
 )
 from conftest import KID, public_jwk
 
+_SHA256 = hashes.SHA256()
+
 
 def make_store(server, clock, **options):
     options.setdefault("min_refetch_interval", 30)
@@ -28,10 +30,11 @@ def make_store(server, clock, **options):
     return JWKSKeyStore(HTTPJWKSSource(server.jwks_url, timeout=5), clock=clock, **options)
 
 
-def certificate_b64(private_key) -> str:
+def self_signed_certificate(private_key, algorithm=_SHA256) -> x509.Certificate:
+    """A day's self-signed certificate of `private_key` (`algorithm=None` for Ed25519)."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -39,8 +42,13 @@ def certificate_b64(private_key) -> str:
         .serial_number(1)
         .not_valid_before(now)
         .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private_key, hashes.SHA256())
+        .sign(private_key, algorithm)
     )
+
+
+def certificate_b64(private_key, algorithm=_SHA256) -> str:
+    """`self_signed_certificate`, base64 DER as an x5c entry holds it."""
+    certificate = self_signed_certificate(private_key, algorithm)
     return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
 
 

@@ -1,49 +1,21 @@
 """Edges the type checker (mypy --strict, `make lint`) pointed at: inputs whose types the code did
 not handle, answered now with the module's own error instead of an AttributeError or TypeError."""
 
-import base64
-import datetime
-
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import NameOID
 
 from auth0_jwt.dpop import DPoPVerifier
 from auth0_jwt.keystore import JWKSError, parse_jwks
 from auth0_jwt.local_issuer import KEY_FILE_NAME, LocalIssuer
 from auth0_jwt.tests.conftest import LOCAL_AUDIENCE, LOCAL_ISSUER
-from auth0_jwt.tests.test_keystore import certificate_b64
+from auth0_jwt.tests.test_keystore import certificate_b64, self_signed_certificate
 from conftest import KID, public_jwk
-
-
-def self_signed_pem(private_key, algorithm) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private_key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(private_key, algorithm)
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def certificate_b64_of(ed25519_key) -> str:
-    """An Ed25519 certificate (signed without a separate hash), base64 DER as x5c holds it."""
-    pem = self_signed_pem(ed25519_key, None)
-    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-    return base64.b64encode(der).decode()
 
 
 def test_rsa_key_whose_x5c_holds_an_ed25519_key_is_skipped_not_an_error(rsa_key):
     ed25519_key = ed25519.Ed25519PrivateKey.generate()
-    bad = public_jwk(rsa_key, kid="bad", x5c=[certificate_b64_of(ed25519_key)])
+    bad = public_jwk(rsa_key, kid="bad", x5c=[certificate_b64(ed25519_key, algorithm=None)])
     keys, skipped = parse_jwks({"keys": [bad, public_jwk(rsa_key)]}, algorithms=("RS256",))
     assert list(keys) == [KID]
     assert skipped == ["key 0: the x5c certificate does not match the key parameters"]
@@ -65,7 +37,7 @@ def test_local_issuer_key_file_holding_an_ec_key_says_how_to_recover(key_dir):
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
-    ) + self_signed_pem(key, hashes.SHA256())
+    ) + self_signed_certificate(key).public_bytes(serialization.Encoding.PEM)
     (key_dir / KEY_FILE_NAME).write_bytes(pem)
     issuer = LocalIssuer(key_dir=key_dir, issuer=LOCAL_ISSUER, audience=LOCAL_AUDIENCE)
     with pytest.raises(JWKSError) as excinfo:
