@@ -14,6 +14,17 @@ from auth0_django_example.tests.support import (
 
 
 @pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A migrated SQLite file that tests copy for their served process (SQLite runs only)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "db.sqlite3"
+    result = manage(
+        "migrate", "--noinput", env=production_environment(DATABASE_URL=f"sqlite:///{path}")
+    )
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+@pytest.fixture(scope="session")
 def static_root(tmp_path_factory) -> Path:
     """`collectstatic` once, with the production storage (hashed and compressed files); the
     production start refuses to run without it."""

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from auth0_django_example.tests.support import HOST, PROXIED, manage, production_environment
+from auth0_django_example.tests.support import HOST, PROXIED
 from conftest import bearer
 
 pytestmark = pytest.mark.skipif(
@@ -33,21 +33,10 @@ ORIGINS = {"DJANGO_CSRF_TRUSTED_ORIGINS": f"https://{HOST}"}
 ADA = {"name": "Ada Lovelace", "email": "ada@example.com"}
 
 
-@pytest.fixture(scope="module")
-def migrated_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("sqlite-operations") / "db.sqlite3"
-    result = manage(
-        "migrate", "--noinput",
-        env=production_environment(**ORIGINS, DATABASE_URL=f"sqlite:///{path}"),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return path
-
-
 @pytest.fixture
-def database_file(migrated_template, tmp_path) -> Path:
+def database_file(migrated_sqlite, tmp_path) -> Path:
     path = tmp_path / "db.sqlite3"
-    shutil.copy(migrated_template, path)
+    shutil.copy(migrated_sqlite, path)
     return path
 
 

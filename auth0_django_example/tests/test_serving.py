@@ -27,7 +27,6 @@ from auth0_django_example.tests.support import (
     PYTHON,
     TCPRelay,
     clean_environment,
-    manage,
     production_environment,
 )
 from conftest import ISSUER, KID, bearer
@@ -44,18 +43,6 @@ DATABASE_UNAVAILABLE = {"detail": "The service's database is unavailable. Try ag
 
 
 # --- Fixtures: a database the served process can use, and what each server is given -------------
-
-
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory) -> Path:
-    """A migrated SQLite file that tests copy (SQLite runs only)."""
-    path = tmp_path_factory.mktemp("sqlite-template") / "db.sqlite3"
-    result = manage(
-        "migrate", "--noinput",
-        env=production_environment(**ORIGINS, DATABASE_URL=f"sqlite:///{path}"),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return path
 
 
 class SQLiteOutage:
