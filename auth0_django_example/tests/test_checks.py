@@ -34,23 +34,11 @@ ALLOWED_HOSTS_MISSING = (
 )
 
 
-@pytest.fixture(scope="module")
-def collected_static_root(tmp_path_factory):
-    """`collectstatic` once with the production storage, into a folder of its own."""
-    root = tmp_path_factory.mktemp("collected-static")
-    result = manage(
-        "collectstatic", "--noinput", "--verbosity", "0",
-        env=clean_environment(**documented_production_environment(), DJANGO_STATIC_ROOT=str(root)),
-    )  # fmt: skip
-    assert (result.returncode, result.stderr) == (0, "")
-    return root
-
-
-def test_check_deploy_is_clean_in_the_documented_production_environment(collected_static_root):
+def test_check_deploy_is_clean_in_the_documented_production_environment(static_root):
     result = manage(
         "check", "--deploy", "--fail-level", "WARNING",
         env=clean_environment(
-            **documented_production_environment(), DJANGO_STATIC_ROOT=str(collected_static_root)
+            **documented_production_environment(), DJANGO_STATIC_ROOT=str(static_root)
         ),
     )  # fmt: skip
     assert (result.returncode, result.stdout, result.stderr) == (

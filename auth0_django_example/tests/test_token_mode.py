@@ -25,19 +25,8 @@ REFUSED = {
 UNREACHABLE_DATABASE = "postgres://nobody@127.0.0.1:9/nothing"
 
 
-@pytest.fixture(scope="module")
-def collected_static_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("collected-static")
-    result = manage(
-        "collectstatic", "--noinput", "--verbosity", "0",
-        env=clean_environment(**documented_production_environment(), DJANGO_STATIC_ROOT=str(root)),
-    )  # fmt: skip
-    assert (result.returncode, result.stderr) == (0, "")
-    return root
-
-
 @pytest.mark.parametrize("user_mode", ["token", "database"])
-def test_check_deploy_needs_no_reachable_database(collected_static_root, user_mode):
+def test_check_deploy_needs_no_reachable_database(static_root, user_mode):
     """Neither mode's system checks open a database connection (token mode never needs one for
     authentication; database mode meets its database on the first request)."""
     result = manage(
@@ -45,7 +34,7 @@ def test_check_deploy_needs_no_reachable_database(collected_static_root, user_mo
         env=clean_environment(
             **{
                 **documented_production_environment(),
-                "DJANGO_STATIC_ROOT": str(collected_static_root),
+                "DJANGO_STATIC_ROOT": str(static_root),
                 "DATABASE_URL": UNREACHABLE_DATABASE,
                 "AUTH0_USER": user_mode,
             }
