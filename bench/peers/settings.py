@@ -61,12 +61,18 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-if os.environ.get("BENCH_PEER") == "simplejwt":
+# simplejwt as Auth0's DRF guidance configures it, with JWK_URL on the bench's JWKS: its stateless
+# class ("simplejwt"), or its default class ("simplejwt_db"), which reads the token's user from the
+# database on every request, as this project does in its default (database) mode; Auth0's `sub`
+# names the user by username.
+SIMPLEJWT_CLASSES = {
+    "simplejwt": "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
+    "simplejwt_db": "rest_framework_simplejwt.authentication.JWTAuthentication",
+}
+if os.environ.get("BENCH_PEER") in SIMPLEJWT_CLASSES:
     INSTALLED_APPS.append("rest_framework_simplejwt")
     REST_FRAMEWORK = {
-        "DEFAULT_AUTHENTICATION_CLASSES": [
-            "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"
-        ],
+        "DEFAULT_AUTHENTICATION_CLASSES": [SIMPLEJWT_CLASSES[os.environ["BENCH_PEER"]]],
     }
     SIMPLE_JWT = {
         "ALGORITHM": "RS256",
@@ -78,26 +84,8 @@ if os.environ.get("BENCH_PEER") == "simplejwt":
         # Auth0 access tokens carry no simplejwt token-type claim.
         "TOKEN_TYPE_CLAIM": None,
     }
-
-if os.environ.get("BENCH_PEER") == "simplejwt_db":
-    # simplejwt's default class: it reads the token's user from the database on every request, as
-    # this project does in its default (database) mode. Auth0's `sub` names the user by username.
-    INSTALLED_APPS.append("rest_framework_simplejwt")
-    REST_FRAMEWORK = {
-        "DEFAULT_AUTHENTICATION_CLASSES": [
-            "rest_framework_simplejwt.authentication.JWTAuthentication"
-        ],
-    }
-    SIMPLE_JWT = {
-        "ALGORITHM": "RS256",
-        "JWK_URL": os.environ["BENCH_PEER_JWKS_URL"],
-        "AUDIENCE": os.environ["BENCH_PEER_AUDIENCE"],
-        "ISSUER": os.environ["BENCH_PEER_ISSUER"],
-        "LEEWAY": 60,
-        "USER_ID_FIELD": "username",
-        "USER_ID_CLAIM": "sub",
-        "TOKEN_TYPE_CLAIM": None,
-    }
+    if os.environ["BENCH_PEER"] == "simplejwt_db":
+        SIMPLE_JWT["USER_ID_FIELD"] = "username"
 
 if os.environ.get("BENCH_PEER") == "quickstart":
     ROOT_URLCONF = "bench.peers.quickstart"
